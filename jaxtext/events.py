@@ -1,0 +1,103 @@
+"""The event stream a training run emits to its callbacks.
+
+Events are frozen dataclasses of plain Python values (no device arrays), so a view
+(terminal bar, notebook dashboard, JSON writer) can keep, print or serialize them freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainBegin:
+    run_name: str
+    task: str  # "classify" or "lm"
+    model: str
+    data: str
+    config: dict[str, Any]
+    num_params: int
+    devices: list[str]
+    dataset_sizes: dict[str, int]  # split -> examples (classify) or sequences (lm)
+    label_names: list[str]  # classes; [] for language models
+    epochs: int
+    steps_per_epoch: int
+    total_steps: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class StepLog:
+    """Training metrics averaged over the steps since the previous log."""
+
+    step: int
+    epoch: int  # 1-based epoch the step belongs to
+    total_steps: int
+    examples_seen: int
+    examples_per_s: float
+    elapsed_s: float
+    eta_s: float
+    lr: float
+    loss: float
+    accuracy: float | None  # None for language models
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    split: str  # "validation" or "test"
+    epoch: int
+    step: int
+    metrics: dict[str, float]  # loss, accuracy, macro_f1 | loss, perplexity, bits_per_char
+    label_names: list[str] = field(default_factory=list)
+    confusion_matrix: list[list[int]] | None = None  # [true][predicted]
+    per_class: list[dict[str, Any]] | None = None  # {label, precision, recall, f1, support}
+    examples: list[dict[str, Any]] = field(default_factory=list)  # misclassified: text, label, predicted, probs
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int
+    step: int
+    elapsed_s: float
+    train: dict[str, float]
+    validation: dict[str, float]
+    is_best: bool
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Text sampled from a fixed prompt (language models, at each epoch end)."""
+
+    epoch: int
+    step: int
+    prompt: str
+    samples: list[str]
+    # per sample: [(token_text, probability), ...] for the generated tokens
+    token_probs: list[list[tuple[str, float]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """Training was asked to stop early (Ctrl-C, kernel interrupt, Stop button)."""
+
+    step: int
+    epoch: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class TrainEnd:
+    step: int
+    elapsed_s: float
+    status: str  # "completed", "early_stopped", "interrupted", "failed"
+    message: str
+    test: dict[str, float] | None  # test metrics, None if the run did not reach test
+
+
+Event = TrainBegin | StepLog | EvalResult | EpochEnd | Samples | Interrupt | TrainEnd
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """A JSON-ready dict with the event's type name under ``"event"``."""
+    return {"event": type(event).__name__, **asdict(event)}
