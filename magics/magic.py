@@ -1,0 +1,184 @@
+"""The IPython magics: a thin shell over ``jaxtext.train`` and ``Run.generate`` / ``Run.predict``.
+
+Parsing lives in ``parsing.py`` and display text in ``reports.py``; this file only wires them
+to the shell: read the line and body, call the Python API, bind the result in the user
+namespace, and turn every ``JaxtextError`` into a one-line ``UsageError`` (no traceback).
+"""
+
+from __future__ import annotations
+
+from IPython.core.error import UsageError
+from IPython.core.magic import (
+    Magics,
+    cell_magic,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+)
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Dict, List, Unicode, Union
+
+import jaxtext
+from jaxtext.errors import JaxtextError, TrainingError, did_you_mean
+from jaxtext.registry import REGISTRIES
+
+from . import reports
+from .parsing import PredictCommand, TrainCommand, find_run
+
+_GENERATE_OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "num_samples", "seed")
+_SUBCOMMANDS = ("list", "runs", "help")
+
+
+@magics_class
+class JaxtextMagics(Magics):
+    """``%%train``, ``%train``, ``%%generate``, ``%predict`` / ``%%predict`` and ``%jaxtext``."""
+
+    callbacks = Union(
+        [Unicode(), List(Unicode())],
+        default_value="auto",
+        help="Views for %%train when the cell names none: 'auto' (the trainer picks the notebook "
+        "dashboard in a kernel, the progress bar elsewhere) or registered names, e.g. "
+        "['progress', 'json'].",
+    ).tag(config=True)
+    show_dashboard = Bool(
+        True,
+        help="False turns callbacks='auto' into the terminal progress bar (no widgets).",
+    ).tag(config=True)
+    defaults = Dict(
+        help="Config keys applied under every %%train body, e.g. {'limit': 2000, 'epochs': 1}.",
+    ).tag(config=True)
+
+    def __init__(self, shell=None, **kwargs):
+        super().__init__(shell=shell, **kwargs)
+        self.records: list[reports.RunRecord] = []  # runs made by %%train, oldest first
+
+    # -- training ---------------------------------------------------------------------------
+
+    @no_var_expand  # `$df` means the object df, not its text; parsing.py resolves it
+    @line_cell_magic
+    def train(self, line: str, cell: str | None = None):
+        """Train a model; the run is bound to NAME (also when stopped early or failed).
+
+        %%train NAME [--key VALUE | --set key=VALUE | key=VALUE ...]
+        model: lstm            # cell body: YAML, the keys of jaxtext.train / `%jaxtext help`
+        data: $df              # $name = the notebook variable `name` (DataFrame, Dataset, list)
+
+        %train NAME key=VALUE ...   (the one-line form)
+
+        Line settings override the body. `--callbacks progress,json` picks the views
+        (default: %config JaxtextMagics.callbacks). Ctrl-C / interrupt stops at the next
+        step and binds the run with the weights so far.
+        """
+        try:
+            command = TrainCommand.parse(line, cell or "", self._variables(), self.defaults)
+        except JaxtextError as err:
+            raise UsageError(str(err)) from None
+        name = command.name
+        try:
+            run = jaxtext.train(command.config, callbacks=self._views(command.callbacks))
+        except TrainingError as err:
+            if err.run is None:
+                raise UsageError(str(err)) from None
+            self._bind(name, err.run)
+            raise UsageError(f"{err} (`{name}` holds that run)") from None
+        except JaxtextError as err:
+            raise UsageError(str(err)) from None
+        except KeyboardInterrupt:
+            raise UsageError(f"interrupted; `{name}` is unchanged") from None
+        self._bind(name, run)
+        print(reports.summary_line(name, run))
+
+    def _views(self, requested):
+        """The ``callbacks=`` argument: the cell's choice, else the configured default."""
+        views = self.callbacks if requested is None else requested
+        if isinstance(views, str) and views != "auto":
+            views = [] if views.lower() == "none" else [v.strip() for v in views.split(",")]
+        if views == "auto" and not self.show_dashboard:
+            views = ["progress"]
+        return views
+
+    def _variables(self) -> dict:
+        """The user's variables, as `%who` sees them (not IPython's own, such as `open`)."""
+        hidden, missing = self.shell.user_ns_hidden, object()
+        return {k: v for k, v in self.shell.user_ns.items() if v is not hidden.get(k, missing)}
+
+    def _bind(self, name: str, run) -> None:
+        self.shell.user_ns[name] = run
+        self.records.append(reports.RunRecord.of(name, run))
+
+    # -- using a run ------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("name", help="variable holding a language-model run")
+    @argument("--max-new-tokens", type=int, help="tokens to sample after the prompt")
+    @argument("--temperature", type=float, help="softmax temperature (0 = greedy)")
+    @argument("--top-k", type=int, help="sample among the k most likely tokens")
+    @argument("--top-p", type=float, help="sample among the tokens holding probability p")
+    @argument("--num-samples", type=int, help="how many continuations")
+    @argument("--seed", type=int, help="sampling seed")
+    @cell_magic
+    def generate(self, line: str, cell: str):
+        """Sample continuations of the prompt in the cell body: run.generate(prompt, ...)."""
+        args = parse_argstring(self.generate, line)
+        options = {k: getattr(args, k) for k in _GENERATE_OPTIONS if getattr(args, k) is not None}
+        try:
+            run = find_run(args.name, self._variables(), "generate")
+            prompt = cell.rstrip("\n")
+            samples = run.generate(prompt, **options)
+        except JaxtextError as err:
+            raise UsageError(str(err)) from None
+        print(reports.samples_text(prompt, samples))
+
+    @no_var_expand  # `$texts` means the list texts; parsing.py resolves it
+    @line_cell_magic
+    def predict(self, line: str, cell: str | None = None):
+        """Classify texts with a run and show run.predict(texts) (a DataFrame).
+
+        %predict NAME some text        one text: the rest of the line
+        %predict NAME $texts           a str or list of str from the notebook
+        %%predict NAME                 one text per line of the cell body
+        """
+        try:
+            command = PredictCommand.parse(line, cell, self._variables())
+            run = find_run(command.name, self._variables(), "predict")
+            return run.predict(command.texts)
+        except JaxtextError as err:
+            raise UsageError(str(err)) from None
+
+    # -- inspecting ---------------------------------------------------------------------------
+
+    @line_magic
+    def jaxtext(self, line: str):
+        """%jaxtext list [KIND] | runs | help [MODEL]   (see `%jaxtext help`)"""
+        command, *rest = line.split() or ["help"]
+        try:
+            if command == "list":
+                return reports.registry_table(self._kinds(rest))
+            if command == "runs":
+                if not self.records:
+                    print("no runs yet: train one with %%train NAME")
+                    return None
+                return reports.runs_table(self.records)
+            if command == "help":
+                print(reports.help_text(rest[0] if rest else None))
+                return None
+        except JaxtextError as err:
+            raise UsageError(str(err)) from None
+        raise UsageError(
+            f"unknown command '{command}'{did_you_mean(command, _SUBCOMMANDS)}; "
+            f"%jaxtext {' | '.join(_SUBCOMMANDS)}"
+        )
+
+    @staticmethod
+    def _kinds(words: list[str]) -> list[str]:
+        kinds = []
+        for word in words:
+            kind = word if word in REGISTRIES else word + "s"  # `model` works like `models`
+            if kind not in REGISTRIES:
+                raise UsageError(
+                    f"nothing to list as '{word}'{did_you_mean(word, REGISTRIES)}; "
+                    f"choose from {', '.join(REGISTRIES)}"
+                )
+            kinds.append(kind)
+        return kinds
