@@ -1,0 +1,5 @@
+import sys
+
+from jaxtext.cli import main
+
+sys.exit(main())

@@ -1,0 +1,66 @@
+"""Classification and language-model metrics, from predictions gathered on the host.
+
+Pure numpy: the jitted eval step returns probabilities (classify) or NLL sums (lm);
+these functions turn them into the numbers users read.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """int64[true, predicted] counts.
+
+    >>> confusion_matrix(np.array([0, 1, 1]), np.array([0, 0, 1]), 2).tolist()
+    [[1, 0], [1, 1]]
+    """
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (labels, predictions), 1)
+    return cm
+
+
+def per_class_report(cm: np.ndarray, label_names: list[str]) -> list[dict]:
+    """Precision, recall, F1 and support per class (0 where undefined)."""
+    tp = np.diag(cm).astype(float)
+    predicted = cm.sum(axis=0).astype(float)
+    actual = cm.sum(axis=1).astype(float)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return [
+        {"label": name, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for name, p, r, f, s in zip(label_names, precision, recall, f1, actual, strict=True)
+    ]
+
+
+def classification_metrics(probs: np.ndarray, labels: np.ndarray, label_names: list[str]) -> dict:
+    """loss, accuracy, macro_f1, confusion_matrix and per_class from probabilities [N, C]."""
+    n, num_classes = probs.shape
+    if n == 0:
+        return {"loss": float("nan"), "accuracy": float("nan"), "macro_f1": float("nan"),
+                "confusion_matrix": np.zeros((num_classes, num_classes), np.int64), "per_class": []}
+    predictions = probs.argmax(axis=1)
+    picked = np.clip(probs[np.arange(n), labels], 1e-12, 1.0)
+    cm = confusion_matrix(labels, predictions, num_classes)
+    per_class = per_class_report(cm, label_names)
+    return {
+        "loss": float(-np.log(picked).mean()),
+        "accuracy": float((predictions == labels).mean()),
+        "macro_f1": float(np.mean([c["f1"] for c in per_class])),
+        "confusion_matrix": cm,
+        "per_class": per_class,
+    }
+
+
+def language_model_metrics(nll_sum: float, tokens: float, chars: float) -> dict:
+    """loss (nats/token), perplexity and bits per character from summed NLL."""
+    loss = nll_sum / max(tokens, 1.0)
+    return {
+        "loss": float(loss),
+        "perplexity": float(math.exp(min(loss, 50.0))),
+        "bits_per_char": float(nll_sum / max(chars, 1.0) / math.log(2)),
+    }
