@@ -30,6 +30,13 @@ _GENERATE_OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "num_sam
 _SUBCOMMANDS = ("list", "runs", "help")
 
 
+def _callback_list(views):
+    """'auto' stays; 'none' -> []; 'progress,json' -> ['progress', 'json']; lists pass."""
+    if isinstance(views, str) and views != "auto":
+        return [] if views.lower() == "none" else [v.strip() for v in views.split(",") if v.strip()]
+    return views
+
+
 @magics_class
 class JaxtextMagics(Magics):
     """``%%train``, ``%train``, ``%%generate``, ``%predict`` / ``%%predict`` and ``%jaxtext``."""
@@ -43,7 +50,8 @@ class JaxtextMagics(Magics):
     ).tag(config=True)
     show_dashboard = Bool(
         True,
-        help="False turns callbacks='auto' into the terminal progress bar (no widgets).",
+        help="False keeps the widget dashboard out of the default callbacks ('auto' becomes the "
+        "terminal progress bar); a cell's own --callbacks still wins.",
     ).tag(config=True)
     defaults = Dict(
         help="Config keys applied under every %%train body, e.g. {'limit': 2000, 'epochs': 1}.",
@@ -90,12 +98,16 @@ class JaxtextMagics(Magics):
         print(reports.summary_line(name, run))
 
     def _views(self, requested):
-        """The ``callbacks=`` argument: the cell's choice, else the configured default."""
-        views = self.callbacks if requested is None else requested
-        if isinstance(views, str) and views != "auto":
-            views = [] if views.lower() == "none" else [v.strip() for v in views.split(",")]
-        if views == "auto" and not self.show_dashboard:
-            views = ["progress"]
+        """The ``callbacks=`` argument: the cell's own choice wins over the configured default.
+
+        ``show_dashboard=False`` changes only the default: 'auto' becomes the progress bar and
+        'dashboard' is dropped from a list.
+        """
+        if requested is not None:
+            return _callback_list(requested)
+        views = _callback_list(self.callbacks)
+        if not self.show_dashboard:
+            views = ["progress"] if views == "auto" else [v for v in views if v != "dashboard"]
         return views
 
     def _variables(self) -> dict:

@@ -167,7 +167,7 @@ class TrainCommand:
     """What one ``%%train`` / ``%train`` asks for: ``jaxtext.train(config, callbacks=...)``."""
 
     name: str  # the variable the run is bound to
-    config: dict[str, Any]  # defaults < body < line; ``$var`` resolved; validated by Config
+    config: dict[str, Any]  # defaults < body < line, ``$var`` resolved; jaxtext.train validates
     callbacks: Any = None  # None = the magic's configured default
 
     @classmethod

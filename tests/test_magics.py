@@ -273,7 +273,17 @@ def test_train_line_form_and_callback_choices(ip, calls):
     ip.run_line_magic("train", "c --callbacks json,progress")
     ip.run_line_magic("train", "d --callbacks none")
     assert calls[0]["config"] == {"model": "lstm", "epochs": 2, "name": "a"}
-    assert [c["callbacks"] for c in calls] == ["auto", ["progress"], ["json", "progress"], []]
+    ip.run_line_magic("config", "JaxtextMagics.callbacks = ['dashboard', 'json']")
+    ip.run_line_magic("train", "e")
+    ip.run_line_magic("train", "f --callbacks dashboard")
+    assert [c["callbacks"] for c in calls] == [
+        "auto",
+        ["progress"],
+        ["json", "progress"],
+        [],
+        ["json"],
+        ["dashboard"],
+    ]
     assert {"a", "b", "c", "d"} <= set(ip.user_ns)
 
 
@@ -289,7 +299,11 @@ def test_dollar_data_is_not_expanded_by_ipython(ip, calls):
     [
         ("clf", "model: [", "the cell body is not valid YAML at line 2"),
         ("", "model: mlp", "missing NAME"),
-        ("clf", "data: $opn", "names no variable in the notebook\n"),  # no hint: `open` is IPython's
+        (
+            "clf",
+            "data: $opn",
+            "names no variable in the notebook\n",
+        ),  # no hint: `open` is IPython's
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(ip, calls, capsys, line, body, message):
@@ -391,3 +405,80 @@ def test_jaxtext_help_and_mistakes(ip, capsys):
     assert "%%train NAME" in out and "epochs: 3" in out and "passes over the training" in out
     with pytest.raises(UsageError, match="unknown command 'lst' \\(did you mean 'list'\\?\\)"):
         ip.run_line_magic("jaxtext", "lst")
+
+
+# -- the real trainer ---------------------------------------------------------------------
+
+TINY = "model: mlp\ndata: rotten_tomatoes\nlimit: 1000\nmax_len: 32\nepochs: 3"
+
+
+@pytest.mark.slow
+def test_real_run_is_bound_with_metrics_and_usable(ip, capsys):
+    from jaxtext.run import Run
+
+    ip.run_line_magic("config", "JaxtextMagics.callbacks = ['progress']")
+    ip.run_cell_magic("train", "clf --epochs 1", TINY)
+    clf = ip.user_ns["clf"]
+    assert isinstance(clf, Run) and clf.status == "completed"
+    assert clf.config.epochs == 1 and clf.config.limit == 1000 and clf.name == "clf"
+    accuracy = clf.test_metrics["accuracy"]
+    assert 0.0 <= accuracy <= 1.0
+    assert capsys.readouterr().out.endswith(f"clf: completed, test accuracy {accuracy:.4f}\n")
+
+    frame = ip.run_line_magic("predict", "clf a wonderful, moving film")
+    assert list(frame.columns[:2]) == ["text", "label"] and len(frame) == 1
+    table = ip.run_line_magic("jaxtext", "runs")
+    assert table.loc[0, "variable"] == "clf" and table.loc[0, "test_accuracy"] == accuracy
+    listed = ip.run_line_magic("jaxtext", "list")
+    assert {("model", "mlp"), ("dataset", "rotten_tomatoes"), ("callback", "progress")} <= set(
+        zip(listed.kind, listed.name, strict=True)
+    )
+    with pytest.raises(UsageError, match="generate\\(\\) needs a language model"):
+        ip.run_cell_magic("generate", "clf", "Once")
+
+
+def test_kernel_interrupt_binds_the_run_with_one_line(ip, capsys):
+    """A real SIGINT mid-training (what the kernel's interrupt sends) stops at a step boundary."""
+    import signal
+
+    class InterruptAtStep2(jaxtext.Callback):
+        def on_step(self, step):
+            if step == 2:
+                signal.raise_signal(signal.SIGINT)
+
+    ip.user_ns["views"] = [InterruptAtStep2()]
+    result = ip.run_cell(f"%%train clf --callbacks $views\n{TINY}", store_history=False)
+    assert result.error_in_exec is None
+    clf = ip.user_ns["clf"]
+    assert clf.status == "interrupted" and clf.steps == 2
+    out = capsys.readouterr()
+    assert out.out == "clf: interrupted at step 2; it keeps the weights so far\n"
+    assert "Traceback" not in out.err
+
+
+@pytest.mark.slow
+def test_real_divergence_binds_the_failed_run(ip, capsys):
+    ip.run_line_magic("config", "JaxtextMagics.callbacks = 'none'")
+    ip.run_cell(f"%%train bad --lr 1e30 --grad-clip 0 --log-every 2\n{TINY}", store_history=False)
+    err = capsys.readouterr().err
+    assert err.startswith("UsageError: training diverged") and err.count("\n") == 1
+    assert err.endswith("(`bad` holds that run)\n") and ip.user_ns["bad"].status == "failed"
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("model: lsmt", "unknown model 'lsmt'"),
+        ("model: mlp\ndata: rotten_tomatos", "did you mean 'rotten_tomatoes'"),
+        ("model: mlp\nepoch: 1", "unknown config key 'epoch' (did you mean 'epochs'?)"),
+        ("model: mlp\nepochs: one", "config key 'epochs' must be int, got 'one'"),
+        ("model: mlp\nhiden: 64", "(did you mean 'hidden'?)"),
+    ],
+)
+def test_real_config_mistakes_are_one_line_and_change_nothing(ip, capsys, body, message):
+    before = _namespace(ip)
+    result = ip.run_cell(f"%%train clf\n{body}", store_history=False)
+    assert isinstance(result.error_in_exec, UsageError)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert _namespace(ip) == before
