@@ -249,6 +249,7 @@ class Trainer:
             self.emit(ev.TrainEnd(step=step, elapsed_s=time.perf_counter() - start,
                                   status="failed", message=msg, test=None))
             run.timing = self._timing(timing, start, examples)
+            run.steps = step
             raise TrainingError(msg, run=run) from None
         except BaseException:
             self.emit(ev.TrainEnd(step=step, elapsed_s=time.perf_counter() - start,
