@@ -41,7 +41,7 @@ class Config:
     schedule: str = "cosine"  # "cosine", "linear" or "constant" decay after warmup
     warmup: float = 0.05  # warmup, as a fraction of all steps
     grad_clip: float = 1.0  # clip gradients to this global norm; 0 disables
-    seed: int = 0  # one seed for splits, init, shuffling and dropout
+    seed: int = 0  # seed for init, shuffling, dropout and `limit` (test splits are fixed)
     log_every: int = 50  # steps between metric fetches / progress updates
     early_stopping: int = 0  # stop after this many epochs without improvement; 0 disables
     monitor: str = ""  # validation metric for early stopping / best weights ("" = task default)
@@ -73,6 +73,11 @@ class Config:
         core_names = {f.name for f in fields(cls)} - {"model_args"}
         model_name = raw.get("model", cls.model)
         model_cls = models.get(model_name)
+        # A model may suggest training settings for a task (e.g. its own lr); explicit keys win.
+        suggested = getattr(model_cls, "training_defaults", None)
+        if callable(suggested):
+            suggested = suggested(raw.get("task", cls.task))
+        raw = {**(suggested or {}), **raw}
         model_config_cls = getattr(model_cls, "Config", None)
         model_names = {f.name for f in fields(model_config_cls)} if model_config_cls else set()
 

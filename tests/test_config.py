@@ -78,3 +78,26 @@ def test_registry_lists_builtins_with_sources():
 
 def test_public_api_is_small():
     assert set(jaxtext.__all__) >= {"train", "load", "register_model", "Callback", "Config"}
+
+
+def test_model_training_defaults_apply_unless_given():
+    from dataclasses import dataclass
+
+    from jaxtext.registry import models
+
+    @jaxtext.register_model("suggests_lr")
+    class Suggests:
+        @dataclass(frozen=True)
+        class Config:
+            dim: int = 4
+
+        @staticmethod
+        def training_defaults(task):
+            return {"lr": 0.5} if task == "classify" else {"lr": 0.25}
+
+    try:
+        assert Config.from_dict({"model": "suggests_lr"}).lr == 0.5
+        assert Config.from_dict({"model": "suggests_lr", "task": "lm"}).lr == 0.25
+        assert Config.from_dict({"model": "suggests_lr", "lr": 0.1}).lr == 0.1
+    finally:
+        models.unregister("suggests_lr")
