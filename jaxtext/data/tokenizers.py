@@ -29,7 +29,7 @@ import hashlib
 import itertools
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +77,7 @@ def _train_chars(tokenizer: Tokenizer, batches: Iterable[list[str]], vocab_size:
     """Give ``tokenizer`` the ``vocab_size`` most frequent characters (ties: code point).
 
     Equivalent to ``WordLevelTrainer`` on single characters, but counted with numpy:
-    the trainer builds a string per character (23 s for IMDB; this takes 1 s).
+    the trainer builds a string per character (~20 CPU-s for IMDB; this takes ~0.2 s).
     """
     counts: dict[int, int] = {}
     for batch in batches:
@@ -141,12 +141,10 @@ class TextTokenizer:
     ) -> TextTokenizer:
         """Train a registered tokenizer kind on ``texts`` (the train split only)."""
         tokenizer, trainer = tokenizer_registry.get(kind)(vocab_size, lowercase)
-        it = iter(texts)
-        batches = iter(lambda: list(itertools.islice(it, 1000)), [])
         if isinstance(trainer, trainers.Trainer):
-            tokenizer.train_from_iterator(batches, trainer=trainer)
+            tokenizer.train_from_iterator(_batches(texts), trainer=trainer)
         else:
-            trainer(tokenizer, batches)
+            trainer(tokenizer, _batches(texts))
         return cls(tokenizer, kind)
 
     @property
@@ -307,6 +305,16 @@ class TextTokenizer:
         return f"TextTokenizer(kind={self.kind!r}, vocab_size={self.vocab_size})"
 
 
+def _batches(texts: Iterable[str], size: int = 1000) -> Iterator[list[str]]:
+    """Lists of texts; slices when possible (a datasets Column is slow to iterate by row)."""
+    if hasattr(texts, "__len__") and hasattr(texts, "__getitem__"):
+        for start in range(0, len(texts), size):
+            yield list(texts[start : start + size])
+    else:
+        it = iter(texts)
+        yield from iter(lambda: list(itertools.islice(it, size)), [])
+
+
 def _infer_kind(obj: dict) -> str:
     model = obj.get("model", {}).get("type")
     if model == "BPE":
@@ -431,10 +439,7 @@ def train_tokenizer(loaded, kind: str, vocab_size: int, lowercase: bool = True) 
             return TextTokenizer.load(path)
         except Exception:  # unreadable or stale cache entry: retrain
             pass
-    texts = (batch["text"] for batch in train.with_format("arrow").iter(batch_size=1000))
-    tok = TextTokenizer.train(
-        kind, (t for b in texts for t in b.to_pylist()), vocab_size, lowercase
-    )
+    tok = TextTokenizer.train(kind, train["text"], vocab_size, lowercase)
     if cacheable:
         _atomic_write(path, lambda tmp: tmp.write_text(tok.to_json(), encoding="utf-8"))
     return tok
