@@ -14,7 +14,7 @@ import numpy as np
 from jaxtext.config import Config
 from jaxtext.data.batching import classify_batches, lm_batches, pack_lm
 from jaxtext.data.sources import LoadedData, load_data
-from jaxtext.data.tokenizers import TextTokenizer, encode_splits
+from jaxtext.data.tokenizers import TextTokenizer, encode_splits, train_tokenizer
 from jaxtext.errors import DataError
 from jaxtext.models.base import Dims
 
@@ -68,16 +68,15 @@ def prepare_data(config: Config, tokenizer: TextTokenizer | None = None) -> Prep
     loaded = load_data(config.data, task=config.task, text_column=config.text_column,
                        label_column=config.label_column, seed=config.seed, limit=config.limit)
     if tokenizer is None:
-        tokenizer = TextTokenizer.train(config.tokenizer, loaded.splits["train"]["text"],
-                                        vocab_size=config.vocab_size, lowercase=config.lowercase)
+        tokenizer = train_tokenizer(loaded, config.tokenizer, config.vocab_size, config.lowercase)
     max_len = config.max_len if config.task == "classify" else None
     encoded = encode_splits(loaded, tokenizer, max_len)
     prepared = PreparedData(config, loaded, tokenizer, encoded)
     if config.task == "lm":
         prepared.packed = {s: pack_lm(encoded[s], config.max_len) for s in SPLITS}
         for split in SPLITS:
-            if prepared.packed[split].shape[0] == 0:
+            if len(encoded[split].ids) == 0:
                 raise DataError(
-                    f"the {split} split has too little text for one sequence of max_len="
-                    f"{config.max_len} tokens; use a smaller max_len or more text")
+                    f"the {split} split has no text to model; give the dataset more rows "
+                    f"or a '{split}' split")
     return prepared

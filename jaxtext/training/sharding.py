@@ -33,5 +33,10 @@ class DataParallel:
         return jax.device_put(tree, self.replicated)
 
     def shard_batch(self, batch: Any) -> Any:
-        """Put a NamedTuple of numpy arrays on the devices, split along the batch axis."""
+        """Put a NamedTuple of numpy arrays on the devices, split along the batch axis.
+
+        A classification batch's ``index`` (rows of the split) stays on the host.
+        """
+        if hasattr(batch, "index"):
+            batch = batch._replace(index=None)
         return jax.device_put(batch, self.batch_sharded)
