@@ -1,0 +1,14 @@
+"""jaxtext.widgets: the notebook view of a training run (a ``jaxtext`` callback plugin).
+
+    run = jaxtext.train(model="mlp", data="rotten_tomatoes", callbacks=["dashboard"])
+
+``Dashboard`` shows a live progress bar, Altair charts (drawn offline as SVG), classifier
+reports or language-model samples, and a Stop button; when the run ends it leaves a static
+summary. ``run_summary_html(run)`` gives the same summary for a finished ``Run``. The chart
+builders (``jaxtext.widgets.charts``) are pure ``history -> alt.Chart`` functions.
+"""
+
+from .dashboard import Dashboard
+from .summary import run_summary_html
+
+__all__ = ["Dashboard", "run_summary_html"]
