@@ -136,7 +136,7 @@ def progress_bar_html(fraction: float, status: str = "running", label: str = "")
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], align: str = "right") -> str:
     cell = f"padding:2px 8px;border-bottom:1px solid {BORDER};text-align:{align}"
-    out = ['<table style="border-collapse:collapse;font-size:12px"><thead><tr>']
+    out = ['<table style="border-collapse:collapse;font-size:12px;line-height:1.35"><thead><tr>']
     out += [f'<th style="{cell}">{h}</th>' for h in head]
     out.append("</tr></thead><tbody>")
     for row in rows:
