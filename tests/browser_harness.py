@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -115,8 +115,10 @@ class JupyterLab:
 
 
 @contextmanager
-def lab_page(lab: JupyterLab, notebook: str, profile_dir: Path):
-    """A Playwright page with ``notebook`` open and its kernel idle."""
+def lab_page(lab: JupyterLab, notebook: str, profile_dir: Path,
+             failure_screenshot: Path | None = None):
+    """A Playwright page with ``notebook`` open and its kernel idle; on an error, a screenshot of
+    the page goes to ``failure_screenshot`` (CI keeps artifacts/)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -131,7 +133,13 @@ def lab_page(lab: JupyterLab, notebook: str, profile_dir: Path):
                 " return w && w.sessionContext && w.sessionContext.session &&"
                 " w.sessionContext.session.kernel &&"
                 " w.sessionContext.session.kernel.status === 'idle'; }", timeout=60_000)
-            yield page
+            try:
+                yield page
+            except BaseException:
+                if failure_screenshot is not None:
+                    with suppress(Exception):  # the page may be gone; keep the real error
+                        page.screenshot(path=str(failure_screenshot), full_page=True)
+                raise
         finally:
             context.close()
 

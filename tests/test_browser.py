@@ -69,7 +69,8 @@ def _bar_percent(page) -> float:
 def test_dashboard_live_stop_and_summary(lab, tmp_path):
     write_notebook(lab.root / "dashboard.ipynb", CELLS)
     ARTIFACTS.mkdir(exist_ok=True)
-    with lab_page(lab, "dashboard.ipynb", tmp_path / "profile") as page:
+    with lab_page(lab, "dashboard.ipynb", tmp_path / "profile",
+                  failure_screenshot=ARTIFACTS / "browser-failure.png") as page:
         run_all_cells(page)
 
         # Live: the progress bar moves, the loss chart and then the confusion matrix render.
