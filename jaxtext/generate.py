@@ -1,6 +1,6 @@
 """Sampling from a language-model run with a compiled decode loop.
 
-One ``lax.scan`` runs ``CHUNK`` decode steps per dispatch over the model's cache
+One ``lax.scan`` runs ``chunk_size`` (default ``CHUNK``) decode steps per dispatch over the model's cache
 (key/value cache for the transformer, carried state for the LSTM, a token window for
 the MLP). The prompt is fed through the same scan with its tokens forced, so prefill and
 sampling share one compiled function. ``stream`` gets the text after every chunk, which
@@ -51,7 +51,7 @@ def sample_next(key, logits, temperature, top_k, top_p) -> jax.Array:
 
 
 def _decode_chunk_fn(graph, batch: int):
-    """Jitted: run CHUNK decode steps; forced[t] >= 0 feeds a prompt token instead of sampling."""
+    """Jitted: run len(forced) decode steps; forced[t] >= 0 feeds a prompt token instead of sampling."""
     key_ = (graph, batch)
     if key_ in _COMPILED:
         return _COMPILED[key_]
@@ -80,12 +80,14 @@ def _decode_chunk_fn(graph, batch: int):
 
 def generate(run, prompt: str = "", *, max_new_tokens: int = 200, temperature: float = 1.0,
              top_k: int = 0, top_p: float = 1.0, num_samples: int = 1, seed: int = 0,
-             return_probs: bool = False, stream: Callable[[list[str]], None] | None = None):
+             return_probs: bool = False, stream: Callable[[list[str]], None] | None = None,
+             chunk_size: int = CHUNK):
     """Continue ``prompt`` ``num_samples`` times; returns the generated strings.
 
     temperature=0 is greedy; top_k / top_p restrict sampling to the k most likely tokens /
     the smallest set holding probability top_p. With ``return_probs`` also returns, per
-    sample, a list of (token_text, probability) for the generated tokens.
+    sample, a list of (token_text, probability) for the generated tokens. ``stream`` is
+    called with the texts so far after every ``chunk_size`` decoded tokens (one dispatch).
     """
     if max_new_tokens < 1 or num_samples < 1:
         raise ConfigError("max_new_tokens and num_samples must be at least 1")
@@ -94,7 +96,9 @@ def generate(run, prompt: str = "", *, max_new_tokens: int = 200, temperature: f
     tok = run.tokenizer
     start_id = document_start_id(tok)
     prompt_ids = [start_id, *tok.encode([prompt], None)[0].tolist()] if prompt else [start_id]
-    limit = getattr(run.model, "max_decode_len", None) or run.dims.max_len
+    model = run.model
+    # Models may declare how far they can decode (None = unbounded, e.g. an LSTM's state).
+    limit = getattr(model, "max_decode_len", run.dims.max_len)
     total = len(prompt_ids) - 1 + max_new_tokens
     if limit is not None and total > limit:
         keep = limit - max_new_tokens
@@ -103,9 +107,10 @@ def generate(run, prompt: str = "", *, max_new_tokens: int = 200, temperature: f
                               f"decode ({limit} positions); ask for fewer tokens")
         prompt_ids = [start_id, *prompt_ids[1:][-(keep - 1):]] if keep > 1 else [start_id]
         total = len(prompt_ids) - 1 + max_new_tokens
-    steps = int(np.ceil(total / CHUNK)) * CHUNK
-    model = run.model
-    cache = model.init_cache(num_samples, steps + 1)
+    steps = int(np.ceil(total / chunk_size)) * chunk_size
+    # Decode steps past ``total`` (rounding up to whole chunks) are discarded; a bounded
+    # cache clamps their writes to its last slot, which no kept token reads.
+    cache = model.init_cache(num_samples, min(steps + 1, limit) if limit else steps + 1)
     graph, params, rest = nnx.split(model, nnx.Param, ...)
     decode_chunk = _decode_chunk_fn(graph, num_samples)
 
@@ -117,9 +122,10 @@ def generate(run, prompt: str = "", *, max_new_tokens: int = 200, temperature: f
     args = (jnp.float32(temperature), jnp.int32(top_k), jnp.float32(top_p))
     start = len(prompt_ids) - 1  # index of the first generated token in the outputs
     tokens, probs = [], []
-    for c in range(0, steps, CHUNK):
+    for c in range(0, steps, chunk_size):
         cache, token, position, key, chunk_tokens, chunk_probs = decode_chunk(
-            params, rest, cache, token, position, jnp.asarray(forced[c:c + CHUNK]), key, *args)
+            params, rest, cache, token, position, jnp.asarray(forced[c:c + chunk_size]), key,
+            *args)
         tokens.append(chunk_tokens)
         probs.append(chunk_probs)
         if stream is not None:

@@ -37,6 +37,6 @@ class DataParallel:
 
         A classification batch's ``index`` (rows of the split) stays on the host.
         """
-        if hasattr(batch, "index"):
+        if "index" in getattr(batch, "_fields", ()):
             batch = batch._replace(index=None)
         return jax.device_put(batch, self.batch_sharded)

@@ -84,14 +84,15 @@ def train_step_fn(parts: ModelParts, tx: optax.GradientTransformation, task: str
     loss_fn = classify_loss if task == "classify" else lm_loss
 
     def train_step(params, rest, opt_state, sums, batch):
-        def compute(p):
-            model = nnx.merge(graph, p, rest)
-            tokens, mask = model_inputs(batch)
-            loss, step_sums = loss_fn(model(tokens, mask), batch)
-            _, _, new_rest = nnx.split(model, nnx.Param, ...)
-            return loss, (step_sums, new_rest)
+        # nnx.value_and_grad (not jax's) so dropout's RNG counters may advance inside it.
+        model = nnx.merge(graph, params, rest)
+        tokens, mask = model_inputs(batch)
 
-        (_, (step_sums, new_rest)), grads = jax.value_and_grad(compute, has_aux=True)(params)
+        def compute(model):
+            return loss_fn(model(tokens, mask), batch)
+
+        (_, step_sums), grads = nnx.value_and_grad(compute, has_aux=True)(model)
+        _, _, new_rest = nnx.split(model, nnx.Param, ...)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         sums = jax.tree.map(jnp.add, sums, step_sums)
