@@ -1,0 +1,197 @@
+"""``transformer``: a pre-LayerNorm Transformer encoder (classify) or decoder-only LM (lm).
+
+Same blocks for both tasks; the lm adds a causal mask and predicts the next token at every
+position (output projection optionally tied to the token embedding). Attention is written out
+(not ``nnx.MultiHeadAttention``) because cached decoding here is a pure function of an explicit
+key/value cache, not of state stored inside the module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jaxtext.models.base import Dims
+from jaxtext.models.layers import check_positive, check_rate, last_index, masked_mean, take_rows
+from jaxtext.registry import register_model
+
+# Masked scores get this instead of -inf: a row with no visible key (an all-padding row)
+# then softmaxes to a uniform average instead of NaN.
+_MASKED = -1e9
+
+
+def attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.Array:
+    """Scaled dot-product attention.
+
+    q: float[B, H, T, Dh]; k, v: float[B, H, S, Dh]; mask: bool broadcastable to [B, H, T, S]
+    (True = may attend) -> float[B, H, T, Dh].
+    """
+    scores = jnp.einsum("bhtd,bhsd->bhts", q * q.shape[-1] ** -0.5, k)
+    weights = jax.nn.softmax(jnp.where(mask, scores, _MASKED), axis=-1)
+    return jnp.einsum("bhts,bhsd->bhtd", weights, v)
+
+
+def write_position(cache: jax.Array, layer: int, new: jax.Array, position: jax.Array) -> jax.Array:
+    """``cache[layer, b, :, position[b]] = new[b]``; cache: [L, B, H, S, Dh], new: [B, H, Dh]."""
+    def write_row(row, value, p):
+        return jax.lax.dynamic_update_slice(row, value[:, None, :], (0, p, 0))
+
+    return cache.at[layer].set(jax.vmap(write_row)(cache[layer], new, position))
+
+
+class Block(nnx.Module):
+    """x + Attention(LN(x)), then x + MLP(LN(x)); dropout on both residual branches."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, dropout: float, *, rngs: nnx.Rngs):
+        self.heads = heads
+        self.norm1 = nnx.LayerNorm(dim, rngs=rngs)
+        self.qkv = nnx.Linear(dim, 3 * dim, rngs=rngs)
+        self.proj = nnx.Linear(dim, dim, rngs=rngs)
+        self.norm2 = nnx.LayerNorm(dim, rngs=rngs)
+        self.fc1 = nnx.Linear(dim, int(dim * mlp_ratio), rngs=rngs)
+        self.fc2 = nnx.Linear(int(dim * mlp_ratio), dim, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+
+    def project(self, x: jax.Array):
+        """``float[B, T, D]`` -> q, k, v, each ``float[B, H, T, D // H]``."""
+        b, t, d = x.shape
+        qkv = self.qkv(self.norm1(x)).reshape(b, t, 3, self.heads, d // self.heads)
+        q, k, v = jnp.moveaxis(qkv, (2, 3), (0, 2))  # [3, B, H, T, Dh]
+        return q, k, v
+
+    def finish(self, x: jax.Array, attended: jax.Array) -> jax.Array:
+        """Residual add of the attention output ``float[B, H, T, Dh]``, then the MLP."""
+        b, t, d = x.shape
+        x = x + self.dropout(self.proj(jnp.moveaxis(attended, 1, 2).reshape(b, t, d)))
+        return x + self.dropout(self.fc2(jax.nn.gelu(self.fc1(self.norm2(x)))))
+
+    def __call__(self, x: jax.Array, mask: jax.Array):
+        """-> (new x ``float[B, T, D]``, (k, v) for a decoding cache)."""
+        q, k, v = self.project(x)
+        return self.finish(x, attention(q, k, v, mask)), (k, v)
+
+
+@register_model("transformer")
+class Transformer(nnx.Module):
+    """Pre-LN Transformer with learned positions.
+
+    tokens: int32[B, T] (T <= dims.max_len), mask: bool[B, T] -> float32[B, num_outputs]
+    (classify: mean of the valid outputs or the CLS output) or float32[B, T, num_outputs]
+    (lm: causal, next-token logits at every position).
+    """
+
+    @dataclass(frozen=True)
+    class Config:
+        dim: int = 64  # width of the token vectors (embedding and every block)
+        heads: int = 4  # attention heads (must divide dim)
+        layers: int = 2  # Transformer blocks
+        mlp_ratio: float = 2.0  # MLP hidden width = mlp_ratio * dim
+        dropout: float = 0.1  # dropout on embeddings, residual branches and the pooled vector
+        pooling: str = "mean"  # classify: "mean" over valid tokens or "cls" (learned CLS token)
+        tie_weights: bool = True  # lm: output projection = token embedding transposed
+
+        def __post_init__(self):
+            check_positive(dim=self.dim, heads=self.heads, layers=self.layers)
+            check_rate(self.dropout)
+            if self.dim % self.heads:
+                raise ValueError(f"heads ({self.heads}) must divide dim ({self.dim})")
+            if self.pooling not in ("mean", "cls"):
+                raise ValueError(f"pooling must be 'mean' or 'cls', not '{self.pooling}'")
+            if self.mlp_ratio <= 0:
+                raise ValueError(f"mlp_ratio must be positive, got {self.mlp_ratio}")
+
+    def __init__(self, config: Config, dims: Dims, *, rngs: nnx.Rngs):
+        self.config = config
+        self.lm = dims.task == "lm"
+        self.max_len = dims.max_len
+        self.use_cls = not self.lm and config.pooling == "cls"
+        d = config.dim
+        self.embed = nnx.Embed(dims.vocab_size, d, rngs=rngs)
+        init = nnx.initializers.normal(0.02)
+        self.pos = nnx.Param(init(rngs.params(), (dims.max_len + self.use_cls, d)))
+        self.cls = nnx.Param(init(rngs.params(), (d,))) if self.use_cls else None
+        self.blocks = nnx.List([
+            Block(d, config.heads, config.mlp_ratio, config.dropout, rngs=rngs)
+            for _ in range(config.layers)
+        ])
+        self.norm = nnx.LayerNorm(d, rngs=rngs)
+        self.dropout = nnx.Dropout(config.dropout, rngs=rngs)
+        tied = self.lm and config.tie_weights
+        self.head = None if tied else nnx.Linear(d, dims.num_outputs, rngs=rngs)
+
+    def __call__(self, tokens: jax.Array, mask: jax.Array) -> jax.Array:
+        h, _ = self._encode(tokens, mask)
+        if self.lm:
+            return self._logits(h)
+        pooled = h[:, 0] if self.use_cls else masked_mean(h, mask)
+        return self.head(self.dropout(pooled))
+
+    def _encode(self, tokens: jax.Array, mask: jax.Array):
+        """-> (final-LN outputs float[B, T, D] (T + 1 with CLS), per-block (k, v))."""
+        if tokens.shape[1] + self.use_cls > self.pos.shape[0]:
+            raise ValueError(f"sequence of {tokens.shape[1]} tokens is longer than "
+                             f"max_len={self.max_len} this model was built for")
+        x = self.embed(tokens)
+        if self.use_cls:
+            cls = jnp.broadcast_to(self.cls[...], (x.shape[0], 1, x.shape[2]))
+            x = jnp.concatenate([cls, x], axis=1)
+            mask = jnp.concatenate([jnp.ones_like(mask[:, :1]), mask], axis=1)
+        t = x.shape[1]
+        x = self.dropout(x + self.pos[:t])
+        attn_mask = mask[:, None, None, :]  # [B, 1, 1, S]: never attend to padding
+        if self.lm:
+            attn_mask = attn_mask & jnp.tril(jnp.ones((t, t), bool))
+        kvs = []
+        for block in self.blocks:
+            x, kv = block(x, attn_mask)
+            kvs.append(kv)
+        return self.norm(x), kvs
+
+    def _logits(self, h: jax.Array) -> jax.Array:
+        return self.embed.attend(h) if self.head is None else self.head(h)
+
+    # -- cached decoding (lm); see jaxtext.models.base ------------------------------------
+    def init_cache(self, batch_size: int, max_len: int) -> dict:
+        """Keys and values of every block: ``{"k", "v"}``, float32[layers, B, heads, len, Dh]."""
+        if max_len > self.max_len:
+            raise ValueError(f"cache of {max_len} positions exceeds max_len={self.max_len}")
+        c = self.config
+        shape = (c.layers, batch_size, c.heads, max_len, c.dim // c.heads)
+        return {"k": jnp.zeros(shape), "v": jnp.zeros(shape)}
+
+    def decode_step(self, token: jax.Array, cache: dict, position: jax.Array):
+        """Feed ``token: int32[B]`` at ``position`` (int32 scalar or [B]).
+
+        Returns (next-token logits float32[B, V], cache with this token's keys/values written).
+        """
+        b, s = token.shape[0], cache["k"].shape[3]
+        pos = jnp.broadcast_to(jnp.asarray(position, jnp.int32), (b,))
+        x = (self.embed(token) + self.pos[...][pos])[:, None]  # [B, 1, D]
+        x = self.dropout(x)
+        visible = (jnp.arange(s)[None, :] <= pos[:, None])[:, None, None, :]  # [B, 1, 1, S]
+        k_cache, v_cache = cache["k"], cache["v"]
+        for i, block in enumerate(self.blocks):
+            q, k, v = block.project(x)  # [B, H, 1, Dh]
+            k_cache = write_position(k_cache, i, k[:, :, 0], pos)
+            v_cache = write_position(v_cache, i, v[:, :, 0], pos)
+            x = block.finish(x, attention(q, k_cache[i], v_cache[i], visible))
+        return self._logits(self.norm(x))[:, 0], {"k": k_cache, "v": v_cache}
+
+    def prefill(self, tokens: jax.Array, mask: jax.Array, max_len: int | None = None):
+        """Right-padded prompts ``int32[B, T]`` -> (logits after each row's last real token
+        float32[B, V], cache of ``max_len`` (default dims.max_len) positions).
+
+        One full forward pass. Decoding continues at ``position = mask.sum(-1)`` per row;
+        the keys/values written at padded positions are overwritten before they become visible.
+        """
+        b, t = tokens.shape
+        h, kvs = self._encode(tokens, mask)
+        logits = self._logits(take_rows(h, last_index(mask)))
+        cache = self.init_cache(b, max_len or self.max_len)
+        k = jnp.stack([kv[0] for kv in kvs])  # [L, B, H, T, Dh]
+        v = jnp.stack([kv[1] for kv in kvs])
+        cache = {"k": cache["k"].at[:, :, :, :t].set(k), "v": cache["v"].at[:, :, :, :t].set(v)}
+        return logits, cache
