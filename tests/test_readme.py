@@ -1,0 +1,28 @@
+"""The README is the manual: its first screen and key tables must match the code."""
+
+import dataclasses
+from pathlib import Path
+
+from jaxtext.config import Config
+from jaxtext.registry import models
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def test_first_screen_has_the_two_commands():
+    first_screen = "\n".join(README.splitlines()[:25])
+    assert "make demo" in first_screen and "make test" in first_screen
+    assert "docs/dashboard.png" in first_screen and (Path(__file__).parent.parent / "docs" /
+                                                     "dashboard.png").exists()
+
+
+def test_every_config_key_is_documented():
+    for field in dataclasses.fields(Config):
+        if field.name != "model_args":
+            assert f"| `{field.name}` |" in README, field.name
+
+
+def test_every_builtin_model_key_is_documented():
+    for name in ("mlp", "lstm", "transformer"):
+        for field in dataclasses.fields(models.get(name).Config):
+            assert f"| `{field.name}` |" in README, (name, field.name)
