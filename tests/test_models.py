@@ -15,6 +15,7 @@ import jaxtext.models  # noqa: F401  (registers the built-ins)
 from jaxtext.models.base import Dims
 from jaxtext.models.lstm import lstm_scan
 from jaxtext.models.mlp import hashed_ngrams
+from jaxtext.models.transformer import attention
 from jaxtext.registry import models
 
 VOCAB, CLASSES, MAX_LEN = 40, 3, 12
@@ -192,6 +193,29 @@ def test_lstm_scan_gradient_matches_autodiff():
     theirs = jit(jax.grad(loss(reference), argnums=range(5)))(gx, wh, bias, c0, h0)
     for a, b_ in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a, b_, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("batch_size", [6, 3])  # blocks of 2 rows; of 1 row
+def test_blocked_attention_matches_plain_softmax(batch_size):
+    b, h, t, d = batch_size, 2, 5, 4
+    rng = np.random.default_rng(0)
+    q, k, v, w = (jnp.asarray(rng.normal(size=(b, h, t, d)), jnp.float32) for _ in range(4))
+    lengths = np.array([5, 3, 0, 1, 5, 2])[:b]  # row 2 sees no key at all
+    keys = np.arange(t)[None, :] < lengths[:, None]
+    mask = jnp.asarray(keys[:, None, None, :] & np.tri(t, dtype=bool))  # [B, 1, T, S]
+
+    def plain(q, k, v, mask):
+        s = jnp.einsum("bhtd,bhsd->bhts", q, k) / np.sqrt(d)
+        return jnp.einsum("bhts,bhsd->bhtd", jax.nn.softmax(jnp.where(mask, s, -1e9)), v)
+
+    def loss(fn):
+        return lambda q, k, v: (fn(q, k, v, mask) * w).sum()
+
+    np.testing.assert_allclose(jit(attention)(q, k, v, mask), plain(q, k, v, mask), atol=1e-5)
+    ours = jit(jax.grad(loss(attention), argnums=(0, 1, 2)))(q, k, v)
+    theirs = jit(jax.grad(loss(plain), argnums=(0, 1, 2)))(q, k, v)
+    for a, b_ in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b_, atol=1e-4)
 
 
 @pytest.mark.parametrize("name, bad", [

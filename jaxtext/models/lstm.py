@@ -8,8 +8,12 @@ but the sequence loop is ``lstm_scan`` below rather than ``nnx.RNN``, for speed 
 * a hand-written backward pass (``jax.custom_vjp``) runs a lean reverse loop and computes the
   recurrent-weight gradient as one big matmul after it, instead of one small one per step.
 
-Measured at batch 64, 256 steps, hidden 128, forward + backward of one direction: 260 ms with
-``nnx.RNN`` / plain ``lax.scan`` autodiff, about 200 ms with this (2-core EPYC).
+Measured on 2 cores, one direction, batch 64, 256 steps, forward + backward: hidden 64,
+80 ms against 114 ms for ``lax.scan`` autodiff of the same cell (hidden 128: 258 against
+303 ms); the one-tanh gates halve the forward pass alone (43 against 97 ms at hidden 128).
+``unroll`` of 2 or 4 changed nothing measurable; fusing both directions into one loop with a
+block-diagonal recurrent matrix was slower (the recurrent matmuls, not loop overhead, dominate).
+
 ``mask`` must be a prefix of each row (right padding). The carry is held wherever the mask is
 False, so the final carry is the one after each row's last real token and the backward
 direction of a bidirectional layer starts at each row's last real token.
@@ -151,7 +155,7 @@ class LSTM(nnx.Module):
     @dataclass(frozen=True)
     class Config:
         dim: int = 128  # token embedding size
-        hidden: int = 128  # LSTM state size (per direction)
+        hidden: int = 64  # LSTM state size (per direction)
         layers: int = 1  # stacked LSTM layers
         bidirectional: bool = True  # classify: also read each text right-to-left (lm: never)
         pooling: str = "max"  # classify: "mean", "max" or "mean_max" over the valid steps
@@ -163,6 +167,13 @@ class LSTM(nnx.Module):
             if self.pooling not in POOLINGS:
                 raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, "
                                  f"not '{self.pooling}'")
+
+    @staticmethod
+    def training_defaults(task: str) -> dict:
+        """Core settings this model wants unless the user sets them (see jaxtext.config)."""
+        # IMDB, hidden 64: test accuracy 0.874 after two epochs in 9 min on 2 busy cores;
+        # a third epoch would not fit in 10 minutes.
+        return {"epochs": 2} if task == "classify" else {}
 
     def __init__(self, config: Config, dims: Dims, *, rngs: nnx.Rngs):
         self.config = config
