@@ -173,7 +173,9 @@ class LSTM(nnx.Module):
         """Core settings this model wants unless the user sets them (see jaxtext.config)."""
         # IMDB, hidden 64: test accuracy 0.874 after two epochs in 9 min on 2 busy cores;
         # a third epoch would not fit in 10 minutes.
-        return {"epochs": 2} if task == "classify" else {}
+        if task == "classify":
+            return {"epochs": 2}
+        return {"hidden": 256}  # the state is all an lm remembers of its context
 
     def __init__(self, config: Config, dims: Dims, *, rngs: nnx.Rngs):
         self.config = config

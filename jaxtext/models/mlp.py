@@ -120,7 +120,8 @@ class MLP(nnx.Module):
         """Core settings this model wants unless the user sets them (see jaxtext.config)."""
         if task == "classify":  # a bag learns fast, overfits by epoch 3, and likes long texts
             return {"lr": 2e-2, "max_len": 1024, "epochs": 2}
-        return {}
+        # the classify sizes (16-dim, no hidden layer) would make a log-linear lm
+        return {"dim": 64, "layers": 1}
 
     def __init__(self, config: Config, dims: Dims, *, rngs: nnx.Rngs):
         self.config = config

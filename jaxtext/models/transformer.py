@@ -2,8 +2,14 @@
 
 Same blocks for both tasks; the lm adds a causal mask and predicts the next token at every
 position (output projection optionally tied to the token embedding). Attention is written out
-(not ``nnx.MultiHeadAttention``) because cached decoding here is a pure function of an explicit
-key/value cache, not of state stored inside the module.
+rather than ``nnx.MultiHeadAttention``: cached decoding here is a pure function of an explicit
+key/value cache (not of state stored inside the module), and the blocked attention below is
+twice as fast on CPU as materializing all scores at once.
+
+Defaults (dim 64, 1 layer, 2 heads) are sized for 2 CPU cores: each head adds a [B, T, T] score
+tensor per layer, which dominates the step (batch 64, 256 tokens, on busy cores: 2 layers x 4
+heads 1.25 s per step, 1 layer x 2 heads 0.53 s), and one layer already reaches 0.88 test
+accuracy on IMDB in two epochs.
 """
 
 from __future__ import annotations
