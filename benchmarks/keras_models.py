@@ -10,9 +10,8 @@ Set ``KERAS_BACKEND=jax`` before importing this module (``bench_classify.py`` do
 
 from __future__ import annotations
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import layers, ops
 
 # jaxtext's mlp hashes bigrams with this multiplier (jaxtext/models/mlp.py, _HASH_PRIME)
