@@ -96,6 +96,10 @@ def test_every_model_is_a_language_model(model):
     run = jaxtext.train({**cfg, "model": model, "limit": 400, "sample_tokens": 0}, callbacks=[])
     assert np.isfinite(run.test_metrics["bits_per_char"])
     assert len(run.generate("the", max_new_tokens=20, seed=1)[0]) > 0
+    # a carried state / sliding window decodes past the training length (a transformer's
+    # cache holds max_len positions: asking it for more is a ConfigError)
+    long = run.generate("the", max_new_tokens=3 * LM["max_len"], seed=3)
+    assert len(long) == 1 and isinstance(long[0], str)
 
 
 @pytest.mark.slow

@@ -213,6 +213,8 @@ class LSTM(nnx.Module):
         return x, finals
 
     # -- cached decoding (lm); see jaxtext.models.base ------------------------------------
+    max_decode_len = None  # the carries do not grow: generation has no length limit
+
     def init_cache(self, batch_size: int, max_len: int) -> dict:
         """The carries of every layer: ``{"c", "h"}: float32[layers, B, hidden]``, zeros."""
         del max_len  # an LSTM's state does not grow with the sequence

@@ -153,6 +153,8 @@ class MLP(nnx.Module):
         return self.head(self.dropout(e.reshape(e.shape[:-2] + (-1,))))
 
     # -- cached decoding (lm); see jaxtext.models.base ------------------------------------
+    max_decode_len = None  # the window slides: generation has no length limit
+
     def init_cache(self, batch_size: int, max_len: int) -> jax.Array:
         """The window of the last ``context`` tokens, ``int32[B, context]``, all padding."""
         del max_len  # the window never grows
