@@ -77,9 +77,10 @@ def test_dashboard_live_stop_and_summary(lab, tmp_path):
         page.wait_for_selector(f"{DASH} .widget-hprogress .progress-bar", timeout=90_000)
         page.wait_for_selector(f"{DASH} .jaxtext-loss svg", timeout=90_000)
         page.wait_for_selector(f"{DASH} .jaxtext-confusion svg", timeout=90_000)
-        # Screenshot (for the README) once a few epochs give the curves a shape.
-        page.locator(f"{DASH} .jaxtext-confusion svg text", has_text="epoch 3").wait_for(
-            timeout=90_000)
+        # Screenshot (for the README) once a later epoch's charts show (renders are spaced to
+        # keep them under 2 % of the wall clock, so not every epoch is drawn).
+        page.locator(f"{DASH} .jaxtext-confusion svg text",
+                     has_text=re.compile(r"epoch ([2-9]|\d\d)\b")).wait_for(timeout=90_000)
         page.locator(f"{DASH} .jaxtext-validation svg text", has_text="macro_f1").first.wait_for(
             timeout=30_000)
         page.wait_for_function(

@@ -51,6 +51,22 @@ class ChartRenderer:
                 self._cond.wait(left)
         return True
 
+    def idle(self) -> bool:
+        """Nothing queued and nothing rendering."""
+        with self._cond:
+            return not self._pending and not self._busy
+
+    def seconds_spent(self) -> float:
+        """Total render time so far (the V8 warm-up excluded): what the budget is charged."""
+        with self._cond:
+            return sum(t for slot, t, _ in self.timings if not slot.startswith("_"))
+
+    def expected_seconds(self, slots, default: float = 0.05) -> float:
+        """What rendering ``slots`` will likely take: each slot's last render time."""
+        with self._cond:
+            last = {slot: t for slot, t, _ in self.timings}
+        return sum(last.get(slot, default) for slot in slots)
+
     def cancel(self) -> None:
         """Drop the jobs not started yet (a render in progress finishes)."""
         with self._cond:

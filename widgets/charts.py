@@ -22,7 +22,7 @@ every row, ~170 ms per 1,000), SVG 35-70 ms, 9-30 KB per update (the loss curve 
 thinned to 500 points: 29 KB); the ``html``/inline route sends 969 KB for the same chart. The
 first render in a process starts V8 (~0.7 s): the dashboard does that on its worker thread at
 ``on_train_begin``, while JAX compiles. Charts refresh only when their data changed, and at most
-every ``chart_every`` s (default 1 s, stretched to keep rendering under 5 % of wall time), so a
+every ``chart_every`` s (default 1 s, and only while rendering stays under 2 % of wall time), so a
 run sends ~30-60 KB/s at most, usually far less (the progress bar and status line: < 1 KB and
 ~0.1 ms per update, 4 per second). ``tests/test_widgets.py`` guards the SVG size.
 """
