@@ -26,3 +26,22 @@ def test_every_builtin_model_key_is_documented():
     for name in ("mlp", "lstm", "transformer"):
         for field in dataclasses.fields(models.get(name).Config):
             assert f"| `{field.name}` |" in README, (name, field.name)
+
+
+def test_benchmark_tables_quote_the_recorded_results():
+    """The README's numbers are the ones the benchmark scripts wrote, not edited by hand."""
+    import json
+
+    results = Path(__file__).parent.parent / "benchmarks" / "results"
+    section = README[README.index("## Benchmarks"):README.index("## Limits")]
+    classify = json.loads((results / "classify.json").read_text())
+    for row in classify["rows"]:
+        assert f"| {row['model']} |" in section and f"{row['test_accuracy']:.3f}" in section
+        assert f"{row['ratio']:.2f}" in section and row["pass"] and row["speed_pass"]
+    lm = json.loads((results / "lm.json").read_text())
+    for row in lm["rows"]:
+        assert f"{row['test_bpc']:.3f}" in section and row["pass"]
+    dashboard = json.loads((results / "dashboard.json").read_text())
+    for row in dashboard["rows"]:
+        cost = f"{row['cost'] * 100:.1f} %".replace("-", "−")
+        assert cost in section and row["cost"] <= dashboard["target"]
