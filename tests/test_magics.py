@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from jaxtext.magics import JaxtextMagics, PredictCommand, TrainCommand
-from jaxtext.magics.parsing import find_run, parse_body, parse_settings, parse_value
-from jaxtext.magics.reports import samples_text, summary_line
 
 import jaxtext
 from jaxtext.errors import ConfigError, TrainingError
+from jaxtext.magics import JaxtextMagics, PredictCommand, TrainCommand
+from jaxtext.magics.parsing import find_run, parse_body, parse_settings, parse_value
+from jaxtext.magics.reports import samples_text, summary_line
 
 # -- parsing (pure) ----------------------------------------------------------------------
 
