@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import report  # noqa: E402
+from workloads import StopAfter, imdb_subset  # noqa: E402
 
 import jaxtext  # noqa: E402
 
@@ -60,31 +61,6 @@ SETTINGS = {
 # training steps per speed round (--steps overrides): the mlp's steps take milliseconds
 WINDOW_STEPS = {"mlp": 200, "lstm": 20, "transformer": 20}
 QUICK = {"epochs": 1}  # --quick: one epoch of a tiny subset, on top of SETTINGS
-
-
-class StopAfter(jaxtext.Callback):
-    """Ask the trainer to stop once ``steps`` steps were dispatched."""
-
-    def __init__(self, steps: int):
-        self.steps = steps
-
-    def on_step(self, step: int) -> None:
-        if step >= self.steps:
-            self.control.request_stop("benchmark window done")
-
-
-def quick_data(train: int = 640, held_out: int = 256):
-    """A small in-memory IMDB (same rows every time) for --quick."""
-    import datasets
-
-    from jaxtext.data import load_data
-
-    splits = load_data("imdb", task="classify").splits
-    sizes = {"train": train, "validation": held_out, "test": held_out}
-    rng = np.random.default_rng(0)
-    return datasets.DatasetDict({
-        s: splits[s].select(np.sort(rng.choice(len(splits[s]), n, replace=False)))
-        for s, n in sizes.items()})
 
 
 def train_jaxtext(model: str, keys: dict, callbacks=()) -> tuple:
@@ -277,7 +253,7 @@ def main(argv=None) -> int:
 
     start = report.machine_facts("jax", "jaxlib", "flax", "optax", "keras")
     print(f"{start['cpu']}, {start['cores']} cores, load {start['load_average']}", flush=True)
-    data = quick_data() if args.quick else "imdb"
+    data = imdb_subset("classify", 640, 256) if args.quick else "imdb"
     rows = [bench_model(m, args, data) for m in models]
     end = report.machine_facts("jax", "jaxlib", "flax", "optax", "keras")
     report.write(args.out, markdown(rows, args, start, end),

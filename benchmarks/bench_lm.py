@@ -45,6 +45,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import report  # noqa: E402
 from flax import nnx  # noqa: E402
+from workloads import StopAfter, imdb_subset  # noqa: E402
 
 import jaxtext  # noqa: E402
 
@@ -86,28 +87,6 @@ class EventClock(jaxtext.Callback):
             if name == "EvalResult:test" and i:
                 return t - self.times[i - 1][1]
         return 0.0
-
-
-class StopAfter(jaxtext.Callback):
-    def __init__(self, steps: int):
-        self.steps = steps
-
-    def on_step(self, step: int) -> None:
-        if step >= self.steps:
-            self.control.request_stop("benchmark: enough steps")
-
-
-def quick_data(train: int = 200, held_out: int = 50):
-    import datasets
-
-    from jaxtext.data import load_data
-
-    splits = load_data("imdb", task="lm").splits
-    rng = np.random.default_rng(0)
-    sizes = {"train": train, "validation": held_out, "test": held_out}
-    return datasets.DatasetDict({
-        s: splits[s].select(np.sort(rng.choice(len(splits[s]), n, replace=False)))
-        for s, n in sizes.items()})
 
 
 def learning_curve(run, points: int = 8) -> list[tuple[float, float]]:
@@ -298,7 +277,7 @@ def main(argv=None) -> int:
         p.error(f"unknown models {sorted(unknown)}; choose from {', '.join(SETTINGS)}")
     start = report.machine_facts("jax", "jaxlib", "flax", "optax")
     print(f"{start['cpu']}, {start['cores']} cores, load {start['load_average']}", flush=True)
-    args.data = quick_data() if args.quick else "imdb"
+    args.data = imdb_subset("lm", 200, 50) if args.quick else "imdb"
     rows, runs = [], {}
     for m in models:
         row, run = bench_model(m, args, args.data)
