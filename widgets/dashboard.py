@@ -80,7 +80,6 @@ class Dashboard(Callback):
         self._next_chart = 0.0
         self._rendered: dict[str, Any] = {}  # slot -> data key of the last submitted render
         self._log_clock = 0.0  # monotonic time of the last StepLog
-        self._charts_waiting = False  # new data (an evaluation) not yet sent to the renderer
 
     # ----------------------------------------------------------------------------- events
 
@@ -89,7 +88,6 @@ class Dashboard(Callback):
         self.history.update(event)
         self._t0 = time.monotonic()
         self._step, self._next_update, self._next_chart, self._rendered = 0, 0.0, 0.0, {}
-        self._charts_waiting = False
         self.stop_clicked = False
         self.summary_html = ""
         self._build(event)
@@ -260,16 +258,14 @@ class Dashboard(Callback):
                                       f"{report.esc(h.interrupt.reason)}…</div>")
             self._refresh_tables()
         self._apply_renders()
-        if charts_now:
-            self._charts_waiting = True
-        if force or self._charts_waiting or now >= self._next_chart:
+        # A render the budget defers is retried at every refresh: _next_chart only moves on
+        # when a batch is submitted.
+        if force or charts_now or now >= self._next_chart:
             self._submit_charts(now, force)
 
-    def _may_render(self, now: float, slots: list[str]) -> bool:
-        """The previous batch is done, and rendering ``slots`` too keeps the total render time
-        within its share of the wall clock so far."""
-        if not self._renderer.idle():
-            return False
+    def _within_budget(self, now: float, slots: list[str]) -> bool:
+        """Rendering ``slots`` too keeps the total render time within its share of the wall
+        clock so far."""
         cost = self._renderer.seconds_spent() + self._renderer.expected_seconds(slots)
         return cost <= self.max_chart_share * (now - self._t0)
 
@@ -293,6 +289,8 @@ class Dashboard(Callback):
             w["samples"].layout.display = ""
 
     def _submit_charts(self, now: float, force: bool = False) -> None:
+        if not force and not self._renderer.idle():  # one batch at a time
+            return
         h = self.history
         rows = list(h.rows)  # snapshot: the worker must not see later appends
         n_train = sum(r["kind"] == "train" for r in rows)
@@ -308,12 +306,8 @@ class Dashboard(Callback):
             jobs["confusion"] = (id(rep), lambda: charts.confusion_chart(
                 rep.confusion_matrix, rep.label_names, title=title))
         stale = [slot for slot, (key, _) in jobs.items() if self._rendered.get(slot) != key]
-        if not rows or not stale:  # nothing (new) to draw
-            self._charts_waiting = False
+        if not rows or not stale or not force and not self._within_budget(now, stale):
             return
-        if not force and not self._may_render(now, stale):
-            return
-        self._charts_waiting = False
         for slot in stale:
             key, build = jobs[slot]
             self._rendered[slot] = key
