@@ -18,17 +18,16 @@ from jaxtext.data.batching import (
     pack_lm,
     padding_fraction,
 )
-from jaxtext.data.sources import SPLIT_SEED, LoadedData, load_data
-from jaxtext.data.tokenizers import (
+from jaxtext.data.encoding import EncodedSplit, encode_splits, train_tokenizer
+from jaxtext.data.load import LoadedData, load_data
+from jaxtext.data.splits import SPLIT_SEED
+from jaxtext.data.tokenizer import (
     BOS_ID,
     EOS_ID,
     PAD_ID,
     SPECIAL_TOKENS,
     UNK_ID,
-    EncodedSplit,
     TextTokenizer,
-    encode_splits,
-    train_tokenizer,
 )
 
 __all__ = [

@@ -13,7 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxtext.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, EncodedSplit
+from jaxtext.data.encoding import EncodedSplit
+from jaxtext.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 
 class Batch(NamedTuple):

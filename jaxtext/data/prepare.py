@@ -13,12 +13,12 @@ import numpy as np
 
 from jaxtext.config import Config
 from jaxtext.data.batching import classify_batches, lm_batches, pack_lm
-from jaxtext.data.sources import LoadedData, load_data
-from jaxtext.data.tokenizers import TextTokenizer, encode_splits, train_tokenizer
+from jaxtext.data.encoding import encode_splits, train_tokenizer
+from jaxtext.data.load import LoadedData, load_data
+from jaxtext.data.splits import SPLITS
+from jaxtext.data.tokenizer import TextTokenizer
 from jaxtext.errors import DataError
-from jaxtext.models.base import Dims
-
-SPLITS = ("train", "validation", "test")
+from jaxtext.protocols import Dims
 
 
 @dataclass

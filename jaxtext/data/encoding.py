@@ -1,0 +1,138 @@
+"""Tokenize a ``LoadedData`` once: train its tokenizer, encode every split, cache both.
+
+Tokenizing IMDB takes seconds and notebooks re-run cells, so for file-backed splits the
+trained tokenizer and the encodings are kept on disk, keyed by the split's fingerprint,
+the tokenizer and ``_RECIPE``. An ``EncodedSplit`` stores a split flat (ids + offsets),
+which is what batching slices and what caches write in one array each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import datasets
+import numpy as np
+from tokenizers import __version__ as tokenizers_version
+
+from jaxtext.data.disk_cache import _atomic_write, _cache_path
+from jaxtext.data.tokenizer import TextTokenizer, truncate
+from jaxtext.registry import tokenizers as tokenizer_registry
+
+_RECIPE = "1"  # bump when tokenizer factories or encoding rules change (invalidates caches)
+_TOKENIZERS_VERSION = tokenizers_version
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedSplit:
+    """One tokenized split, stored flat: row ``i`` is ``ids[offsets[i]:offsets[i+1]]``.
+
+    ids: int32[total_tokens], every row's tokens concatenated (no padding, no bos/eos).
+    offsets: int64[rows + 1].
+    labels: int32[rows] class ids (classification) or None (lm).
+    num_chars: characters of text the tokens cover plus one per row for its ``<eos>``:
+        for an LM, bits per character = sum of target nats / ln 2 / num_chars (every
+        token of a split packed by ``pack_lm`` is a target exactly once).
+    dataset: the split itself (None for texts outside a dataset); ``texts(rows)`` reads
+        texts from it for display.
+    """
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    labels: np.ndarray | None
+    num_chars: int
+    dataset: datasets.Dataset | None
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """int64[rows] tokens per row."""
+        return np.diff(self.offsets)
+
+    def tokens(self, row: int) -> np.ndarray:
+        """int32 ids of one row (a view)."""
+        return self.ids[self.offsets[row] : self.offsets[row + 1]]
+
+    def texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
+        """Original texts of some rows, e.g. the ``index`` of misclassified batch rows."""
+        rows = [int(r) for r in np.asarray(rows).ravel() if r >= 0]
+        return self.dataset.select(rows)["text"][:] if rows else []
+
+
+def encode_splits(loaded, tokenizer: TextTokenizer, max_len: int | None) -> dict[str, EncodedSplit]:
+    """Tokenize every split of a ``LoadedData`` once.
+
+    max_len: tokens kept per text (classification); ``None`` keeps whole texts (lm,
+        where ``pack_lm`` cuts windows). Encodings of file-backed splits (built-in and
+        file datasets) are cached on disk keyed by the split's fingerprint and the
+        tokenizer, so re-running a notebook cell does not re-tokenize.
+    """
+    out = {}
+    for split, ds in loaded.splits.items():
+        full_ids, full_offsets = _cached_encoding(ds, tokenizer)
+        ids, offsets = (
+            (full_ids, full_offsets)
+            if max_len is None
+            else truncate(full_ids, full_offsets, max_len)
+        )
+        texts = ds.with_format("arrow")["text"]
+        chars = _covered_chars(texts, tokenizer, full_offsets, ids, offsets)
+        labels = None
+        if "label" in ds.column_names and loaded.label_names:
+            labels = ds.with_format("arrow")["label"].to_numpy().astype(np.int32)
+        out[split] = EncodedSplit(ids, offsets, labels, chars, ds)
+    return out
+
+
+def _covered_chars(texts, tokenizer, full_offsets, ids, offsets) -> int:
+    """Text length of rows kept whole, the tokenizer's count for truncated ones, + eos."""
+    import pyarrow.compute as pc
+
+    chars = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
+    cut = np.diff(offsets) < np.diff(full_offsets)
+    if cut.any():
+        per_row = np.add.reduceat(tokenizer._char_table()[ids], offsets[:-1])
+        chars = np.where(cut, per_row, chars)
+    return int(chars.sum()) + len(chars)
+
+
+def train_tokenizer(loaded, kind: str, vocab_size: int, lowercase: bool = True) -> TextTokenizer:
+    """``TextTokenizer.train`` on ``loaded``'s train split, cached on disk when possible.
+
+    Training on IMDB takes seconds; for file-backed splits (built-in and file datasets)
+    and built-in kinds the result is stored under the datasets cache, keyed by the split's
+    fingerprint and the arguments, so later runs load it in milliseconds.
+    """
+    train = loaded.splits["train"]
+    cacheable = bool(train.cache_files) and tokenizer_registry.sources().get(kind) == "built-in"
+    path = _cache_path(
+        "tokenizers",
+        f"{train._fingerprint}|{kind}|{vocab_size}|{lowercase}|{_TOKENIZERS_VERSION}|{_RECIPE}",
+        ".json",
+    )
+    if cacheable and path.exists():
+        try:
+            return TextTokenizer.load(path)
+        except Exception:  # unreadable or stale cache entry: retrain
+            pass
+    tok = TextTokenizer.train(kind, train["text"], vocab_size, lowercase)
+    if cacheable:
+        _atomic_write(path, lambda tmp: tmp.write_text(tok.to_json(), encoding="utf-8"))
+    return tok
+
+
+def _cached_encoding(ds: datasets.Dataset, tokenizer: TextTokenizer):
+    if not ds.cache_files:  # in-memory data has no stable fingerprint: encode each time
+        return tokenizer._encode_flat(ds.with_format("arrow")["text"].to_pylist())
+    path = _cache_path("encoded", f"{ds._fingerprint}|{tokenizer.to_json()}|{_RECIPE}", ".npz")
+    try:
+        with np.load(path) as f:
+            return f["ids"].astype(np.int32), f["offsets"]
+    except (OSError, KeyError, ValueError):
+        pass
+    ids, offsets = tokenizer._encode_flat(ds.with_format("arrow")["text"].to_pylist())
+    small = ids.astype(np.uint16) if tokenizer.vocab_size <= 1 << 16 else ids  # half the disk
+    _atomic_write(path, lambda tmp: np.savez(tmp, ids=small, offsets=offsets))
+    return ids, offsets

@@ -1,0 +1,57 @@
+"""Texts from outside a run's splits (``predict``, ``evaluate`` on new data), made batch-ready."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from jaxtext.data.encoding import EncodedSplit
+from jaxtext.data.load import load_data
+from jaxtext.errors import DataError
+
+
+def encode_texts(tokenizer, texts: list[str], max_len: int | None, labels=None) -> EncodedSplit:
+    """An EncodedSplit for texts outside any dataset (predict, evaluate on new data)."""
+    rows = tokenizer.encode(texts, max_len)
+    offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+    ids = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
+    chars = sum(len(t) for t in texts) + len(texts)
+    return EncodedSplit(ids, offsets, labels, chars, None)
+
+
+def all_rows(data: Any, *, task: str, text_column: str, label_column: str):
+    """(texts, labels by name) of every row of ``data``, whatever its form.
+
+    In-memory tables are read directly (no splitting, so a handful of rows works);
+    names and paths go through ``load_data`` and all three splits are used.
+    """
+    import datasets
+    import pandas as pd
+
+    if isinstance(data, tuple) and len(data) == 2:
+        return [str(t) for t in data[0]], list(data[1])
+    if isinstance(data, list) and task == "lm":
+        return [str(t) for t in data], []
+    if isinstance(data, (pd.DataFrame, dict, datasets.Dataset)):
+        columns = data if not isinstance(data, pd.DataFrame) else {c: data[c] for c in data}
+        names = list(columns.column_names if isinstance(data, datasets.Dataset) else columns)
+        for column in (text_column,) + ((label_column,) if task == "classify" else ()):
+            if column not in names:
+                raise DataError(f"column '{column}' not found; columns: {', '.join(names)}")
+        texts = [str(t) for t in columns[text_column]]
+        if task != "classify":
+            return texts, []
+        labels = list(columns[label_column])
+        if isinstance(data, datasets.Dataset):
+            feature = data.features[label_column]
+            if isinstance(feature, datasets.ClassLabel):
+                labels = [feature.int2str(int(i)) for i in labels]
+        return texts, labels
+    loaded = load_data(data, task=task, text_column=text_column, label_column=label_column)
+    texts, labels = [], []
+    for split in loaded.splits.values():
+        texts += list(split["text"])
+        if task == "classify":
+            labels += [loaded.label_names[int(i)] for i in split["label"]]
+    return texts, labels
