@@ -12,55 +12,38 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from jaxtext.errors import ConfigError, JaxtextError
+from jaxtext.keys import keys_text
+from jaxtext.settings import merge_settings, parse_tokens, read_settings_file
 
+TRAIN_HELP = """\
+usage: python -m jaxtext train [--config FILE] [--out DIR] [--json FILE] [--quiet] [SETTING ...]
 
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """'key=value' -> (key, YAML-typed value): 'lr=3e-3' -> ('lr', 0.003)."""
-    if "=" not in text:
-        raise ConfigError(f"--set expects key=value, got '{text}'")
-    key, value = text.split("=", 1)
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        parsed = value
-    if isinstance(parsed, str) and value.strip() and value.strip()[0].isdigit():
-        try:  # YAML 1.1 reads "3e-3" as a string; users mean a number
-            parsed = float(value)
-        except ValueError:
-            pass
-    return key.strip(), parsed
+Train a model and print its test metrics.
 
+options:
+  --config FILE   YAML file of config keys ('key: value' lines, read like a %%train body)
+  --out DIR       save the run to this folder
+  --json FILE     write metrics and timing to this JSON file
+  --quiet         no progress bar
+  -h, --help      show this help
 
-def read_config_file(path: str) -> dict[str, Any]:
-    try:
-        values = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"config file '{path}' not found") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file '{path}' is not valid YAML: {e}") from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"config file '{path}' must hold key: value lines")
-    return values
+settings: any config key as --key VALUE or --set key=VALUE, model keys included, e.g.
+  --model lstm --epochs 2 --lr 3e-3 --max-len 128 --set hidden=128
+  see `python -m jaxtext help` (core keys) and `python -m jaxtext help MODEL` (a model's keys).
+  Values are YAML 1.2 scalars, read exactly as in a %%train body; later settings win, and
+  every setting overrides the --config file.
+"""
+_TRAIN_OPTIONS = {"--config": "train.yaml", "--out": "runs/clf", "--json": "metrics.json"}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The subcommands other than ``train``'s settings (see ``parse_train_args``)."""
     parser = argparse.ArgumentParser(prog="python -m jaxtext", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train a model and print test metrics")
-    train.add_argument("--config", help="YAML file with config keys")
-    for key, kind in (("model", str), ("data", str), ("task", str), ("epochs", int),
-                      ("seed", int), ("batch-size", int), ("lr", float), ("max-len", int),
-                      ("tokenizer", str), ("vocab-size", int), ("limit", int), ("name", str)):
-        train.add_argument(f"--{key}", type=kind, default=None)
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="any config key, model keys included (repeatable)")
-    train.add_argument("--out", help="save the run to this folder")
-    train.add_argument("--json", help="write metrics and timing to this JSON file")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.add_parser("train", add_help=False,
+                   help="train a model and print test metrics (train --help: its options)")
 
     predict = sub.add_parser("predict", help="classify texts with a saved run")
     predict.add_argument("run_dir")
@@ -78,18 +61,50 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--json", help="write samples and tokens_per_s to this JSON file")
 
     sub.add_parser("list", help="list registered models, datasets, tokenizers and callbacks")
+
+    keys = sub.add_parser("help", help="config keys with defaults, or one model's own keys")
+    keys.add_argument("model", nargs="?", help="a registered model (see `list`)")
     return parser
 
 
+def parse_train_args(tokens: list[str]) -> argparse.Namespace:
+    """``train``'s tokens -> its CLI-only options plus every other token, in order, as settings.
+
+    argparse would read ``--lr -1e-3`` as two options and lose the order of
+    ``--epochs 2 --set epochs=3``, so the settings go whole to ``jaxtext.settings.parse_tokens``.
+    A token after ``--key`` is that key's value (as ``parse_tokens`` reads it), never an option.
+    """
+    args = argparse.Namespace(command="train", config=None, out=None, json=None, quiet=False,
+                              help=False, settings=[])
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        option, eq, value = token.partition("=")
+        if option in _TRAIN_OPTIONS:
+            if not eq:
+                if i == len(tokens) or tokens[i].startswith("--"):
+                    raise ConfigError(f"{option} needs a value, e.g. {option} "
+                                      f"{_TRAIN_OPTIONS[option]}")
+                value, i = tokens[i], i + 1
+            setattr(args, option[2:], value)
+        elif token == "--quiet":
+            args.quiet = True
+        elif token in ("-h", "--help"):
+            args.help = True
+        else:
+            args.settings.append(token)
+            has_value = token == "--set" or (token.startswith("--") and not eq)
+            if has_value and i < len(tokens) and (token == "--set" or tokens[i][:2] != "--"):
+                args.settings.append(tokens[i])
+                i += 1
+    return args
+
+
 def train_config(args: argparse.Namespace) -> dict[str, Any]:
-    values = read_config_file(args.config) if args.config else {}
-    for key in ("model", "data", "task", "epochs", "seed", "batch_size", "lr", "max_len",
-                "tokenizer", "vocab_size", "limit", "name"):
-        value = getattr(args, key)
-        if value is not None:
-            values[key] = value
-    values.update(parse_assignment(a) for a in args.set)
-    return values
+    """``train``'s settings: the ``--config`` file, then the tokens in order (later wins)."""
+    from_file = read_settings_file(args.config) if args.config else None
+    return merge_settings(from_file, parse_tokens(args.settings))
 
 
 def run_report(run) -> dict[str, Any]:
@@ -119,8 +134,15 @@ def print_summary(run, file=sys.stdout) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv[:1] == ["train"]:
+            args = parse_train_args(argv[1:])
+            if args.help:
+                print(TRAIN_HELP, end="")
+                return 0
+        else:
+            args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except JaxtextError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -130,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_train(args) -> int:
     import jaxtext
 
-    run = jaxtext.train(train_config(args), callbacks=[] if args.quiet else ["progress"])
+    config = jaxtext.Config.from_dict(train_config(args))  # mistakes fail before JAX loads
+    run = jaxtext.train(config, callbacks=[] if args.quiet else ["progress"])
     print_summary(run)
     if args.out:
         print(f"saved to {run.save(args.out)}")
@@ -155,8 +178,11 @@ def cmd_generate(args) -> int:
     from jaxtext.generate import timed_generate
 
     run = jaxtext.load(args.run_dir)
+    if run.task != "lm":
+        run.generate()  # the run's own one-line error: a classifier cannot generate
     samples, tokens_per_s = timed_generate(
-        run, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+        run.model_state, run.tokenizer, args.prompt, max_len=run.dims.max_len,
+        name=run.config.model, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
         top_k=args.top_k, top_p=args.top_p, num_samples=args.num_samples, seed=args.seed)
     for i, text in enumerate(samples):
         print(f"--- sample {i + 1}\n{args.prompt}{text}")
@@ -177,7 +203,13 @@ def cmd_list(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "predict": cmd_predict, "generate": cmd_generate, "list": cmd_list}
+def cmd_help(args) -> int:
+    print(keys_text(args.model))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "predict": cmd_predict, "generate": cmd_generate, "list": cmd_list,
+            "help": cmd_help}
 
 if __name__ == "__main__":
     sys.exit(main())

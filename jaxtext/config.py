@@ -8,12 +8,14 @@ Unknown keys, wrong types and impossible values raise one ``ConfigError`` with a
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from jaxtext.errors import ConfigError, did_you_mean
+from jaxtext.protocols import check_model_for
 
 TASKS = ("classify", "lm")
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -104,6 +106,7 @@ class Config:
                 raise ConfigError(f"model '{model_name}': {e}") from None
         config = cls(**core, model_args=model_args)
         config.validate()
+        check_model_for(model_name, model_cls, config.task, samples=config.sample_tokens > 0)
         return config
 
     def replace(self, **changes: Any) -> Config:
@@ -124,6 +127,9 @@ class Config:
         for key in ("epochs", "batch_size", "max_len", "vocab_size", "log_every"):
             need(getattr(self, key) >= 1, f"{key} must be at least 1, got {getattr(self, key)}")
         need(self.vocab_size >= 4, f"vocab_size must be at least 4, got {self.vocab_size}")
+        for key in ("lr", "weight_decay", "warmup", "grad_clip"):
+            need(math.isfinite(getattr(self, key)),
+                 f"{key} must be a finite number, got {getattr(self, key)}")
         need(self.lr > 0, f"lr must be positive, got {self.lr}")
         need(0 <= self.warmup < 1, f"warmup is a fraction of all steps in [0, 1), got {self.warmup}")
         for key in ("weight_decay", "grad_clip", "early_stopping", "limit", "sample_tokens"):
@@ -159,8 +165,10 @@ def _check_type(config_cls: type, key: str, value: Any) -> Any:
         if expected is bool:
             if isinstance(value, bool):
                 return value
-            if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
-                return value.lower() in ("true", "yes")
+            # YAML 1.2 reads yes/no/on/off as text; a bool key still takes those words
+            word = value.lower() if isinstance(value, str) else None
+            if word in ("true", "yes", "on", "false", "no", "off"):
+                return word in ("true", "yes", "on")
         elif expected is int:
             if isinstance(value, int) and not isinstance(value, bool):
                 return value

@@ -20,8 +20,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Dict, List, Unicode, Union
 
 import jaxtext
-from jaxtext.errors import JaxtextError, TrainingError, did_you_mean
-from jaxtext.registry import REGISTRIES
+from jaxtext import JaxtextError, TrainingError, settings
 
 from . import reports
 from .parsing import PredictCommand, TrainCommand, find_run
@@ -166,7 +165,7 @@ class JaxtextMagics(Magics):
         command, *rest = line.split() or ["help"]
         try:
             if command == "list":
-                return reports.registry_table(self._kinds(rest))
+                return reports.registry_table(rest)
             if command == "runs":
                 if not self.records:
                     print("no runs yet: train one with %%train NAME")
@@ -178,19 +177,6 @@ class JaxtextMagics(Magics):
         except JaxtextError as err:
             raise UsageError(str(err)) from None
         raise UsageError(
-            f"unknown command '{command}'{did_you_mean(command, _SUBCOMMANDS)}; "
+            f"unknown command '{command}'{settings.did_you_mean(command, _SUBCOMMANDS)}; "
             f"%jaxtext {' | '.join(_SUBCOMMANDS)}"
         )
-
-    @staticmethod
-    def _kinds(words: list[str]) -> list[str]:
-        kinds = []
-        for word in words:
-            kind = word if word in REGISTRIES else word + "s"  # `model` works like `models`
-            if kind not in REGISTRIES:
-                raise UsageError(
-                    f"nothing to list as '{word}'{did_you_mean(word, REGISTRIES)}; "
-                    f"choose from {', '.join(REGISTRIES)}"
-                )
-            kinds.append(kind)
-        return kinds

@@ -4,14 +4,16 @@ Pure functions of text and a namespace dict: no IPython, no training, so every r
 unit-testable. Every mistake raises ``jaxtext.ConfigError`` with one line naming the fix;
 the magics show it as a ``UsageError``.
 
-Grammar of ``%%train`` / ``%train`` (later settings win):
+Grammar of ``%%train`` / ``%train``:
 
     NAME [--key VALUE | --key=VALUE | --key | --set key=VALUE | key=VALUE] ...
 
-* ``--max-len 128`` and ``max_len=128`` mean the same key; a bare ``--key`` means ``true``.
-* Values (on the line and in the body) are YAML, so ``3``, ``3e-3``, ``true``, ``[a, b]``
-  come out typed. A value that is exactly ``$name`` is the object bound to ``name`` in the
-  user namespace (a DataFrame, a list of texts, a number...).
+* The body and every value are read by ``jaxtext.settings``, exactly as the CLI reads a
+  ``--config`` file and its flags: YAML 1.2 scalars (``3``, ``1e-3``, ``true``; ``no`` and
+  ``1:30`` stay text), later settings win, line over body over ``JaxtextMagics.defaults``,
+  a key twice in the body is refused.
+* A value that is exactly ``$name`` is the object bound to ``name`` in the user namespace
+  (a DataFrame, a list of texts, a number...).
 * ``callbacks`` is the ``callbacks=`` argument of ``jaxtext.train``, not a config key.
 """
 
@@ -24,82 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from jaxtext.errors import ConfigError, did_you_mean
+from jaxtext import ConfigError, settings
 
 TRAIN_USAGE = "usage: %%train NAME [--key VALUE ...] (cell body: YAML 'key: value' lines)"
 _VARIABLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_NULLS = ("null", "Null", "NULL", "~")
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads ``3e-3`` as a float (YAML 1.1 wants ``3.0e-3``)."""
-
-
-# The YAML 1.2 float rule: learning rates such as 1e-3 are the common case here.
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def parse_body(body: str, first_line: int = 1) -> dict[str, Any]:
-    """The cell body as a dict of settings; empty or comment-only bodies give ``{}``.
-
-    ``first_line`` numbers the body's first line in errors (2 in a cell under ``%%train``).
-
-    >>> parse_body("model: lstm\\nlr: 3e-3")
-    {'model': 'lstm', 'lr': 0.003}
-    """
-    try:
-        values = yaml.load(body, Loader=_Loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        where = ""
-        if mark is not None:
-            lines = body.splitlines() or [""]
-            line = min(mark.line, len(lines) - 1)  # "end of stream": the last line is unfinished
-            text = lines[line].strip()
-            where = f" at line {line + first_line}" + (f" ({text[:40]!r})" if text else "")
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"the cell body is not valid YAML{where}: {problem}") from None
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise ConfigError(
-            f"the cell body must be YAML 'key: value' lines, got a {type(values).__name__}"
-        )
-    for key in values:
-        if not isinstance(key, str) or not _KEY.match(key):
-            raise ConfigError(f"config keys are names such as 'epochs', not {key!r}")
-    return values
-
-
-def parse_value(text: str) -> Any:
-    """A line value, typed by YAML; text YAML would mangle (``a: b``, ``#x``, ``''``) stays text.
-
-    >>> parse_value("3e-3"), parse_value("true"), parse_value("[a, b]"), parse_value("it's")
-    (0.003, True, ['a', 'b'], "it's")
-    """
-    if not text.strip():
-        return text
-    try:
-        value = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError:
-        return text
-    if isinstance(value, dict) or (value is None and text.strip() not in _NULLS):
-        return text
-    return value
 
 
 def resolve_variables(values: dict[str, Any], user_ns: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,10 +40,8 @@ def resolve_variables(values: dict[str, Any], user_ns: Mapping[str, Any]) -> dic
         if match:
             var = match.group(1)
             if var not in user_ns:
-                names = [n for n in user_ns if not n.startswith("_")]
-                raise ConfigError(
-                    f"{key}: ${var} names no variable in the notebook{did_you_mean(var, names)}"
-                )
+                hint = settings.did_you_mean(var, [n for n in user_ns if not n.startswith("_")])
+                raise ConfigError(f"{key}: ${var} names no variable in the notebook{hint}")
             value = user_ns[var]
         out[key] = value
     return out
@@ -133,33 +61,6 @@ def split_line(line: str) -> list[str]:
         return shlex.split(line)
     except ValueError as e:  # unbalanced quotes
         raise ConfigError(f"cannot read the magic line: {e}") from None
-
-
-def parse_settings(tokens: list[str]) -> dict[str, Any]:
-    """``--key VALUE``, ``--key=VALUE``, bare ``--key``, ``--set k=v`` and ``k=v`` -> dict."""
-    settings: dict[str, Any] = {}
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        i += 1
-        if token == "--set":
-            if i == len(tokens) or "=" not in tokens[i]:
-                raise ConfigError("--set needs KEY=VALUE, e.g. --set hidden=64")
-            token, i = tokens[i], i + 1
-        elif token.startswith("--"):
-            token = token[2:]
-            if "=" not in token:
-                takes_value = i < len(tokens) and not tokens[i].startswith("--")
-                token += "=" + (tokens[i] if takes_value else "true")
-                i += takes_value
-        elif "=" not in token:
-            raise ConfigError(f"unexpected '{token}': settings are --key VALUE or key=VALUE")
-        key, _, text = token.partition("=")
-        key = key.replace("-", "_")
-        if not _KEY.match(key):
-            raise ConfigError(f"'{key}' is not a config key name")
-        settings[key] = parse_value(text)
-    return settings
 
 
 @dataclass(frozen=True)
@@ -185,11 +86,11 @@ class TrainCommand:
         """
         tokens = split_line(line)
         name = check_name(tokens[0] if tokens else None, TRAIN_USAGE)
-        merged = {
-            **(defaults or {}),
-            **parse_body(body or "", first_line=2),
-            **parse_settings(tokens[1:]),
-        }
+        merged = settings.merge_settings(
+            defaults,
+            settings.parse_yaml_settings(body or "", first_line=2),
+            settings.parse_tokens(tokens[1:]),
+        )
         merged = resolve_variables(merged, user_ns or {})
         callbacks = merged.pop("callbacks", None)
         merged.setdefault("name", name)
@@ -237,5 +138,5 @@ def find_run(name: str, user_ns: Mapping[str, Any], method: str) -> Any:
         for n, v in user_ns.items()
         if not n.startswith("_") and not isinstance(v, type) and callable(getattr(v, method, None))
     )
-    hint = did_you_mean(name, runs) or (f"; runs here: {', '.join(runs)}" if runs else "")
+    hint = settings.did_you_mean(name, runs) or (f"; runs here: {', '.join(runs)}" if runs else "")
     raise ConfigError(f"no run named '{name}' in the notebook{hint}")

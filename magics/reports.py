@@ -6,54 +6,18 @@ Nothing here imports IPython.
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import re
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from jaxtext.config import Config, describe_data
-from jaxtext.registry import REGISTRIES
+import jaxtext
 
 
 def registry_table(kinds: list[str] | None = None) -> pd.DataFrame:
     """One row per registered name: kind (model, dataset...), name, source (built-in/plugin)."""
-    rows = []
-    for kind, registry in REGISTRIES.items():
-        if kinds and kind not in kinds:
-            continue
-        for name, source in registry.sources().items():
-            rows.append({"kind": registry.kind, "name": name, "source": source})
-    return pd.DataFrame(rows, columns=["kind", "name", "source"])
-
-
-def config_table(config_cls: type = Config) -> pd.DataFrame:
-    """Keys of a config dataclass with their defaults and the comment that explains each."""
-    helps = _field_comments(config_cls)
-    rows = []
-    for f in dataclasses.fields(config_cls):
-        if f.name == "model_args":
-            continue
-        default = (
-            f.default
-            if f.default is not dataclasses.MISSING
-            else (f.default_factory() if f.default_factory is not dataclasses.MISSING else "")
-        )
-        rows.append({"key": f.name, "default": repr(default), "help": helps.get(f.name, "")})
-    return pd.DataFrame(rows, columns=["key", "default", "help"])
-
-
-def _field_comments(config_cls: type) -> dict[str, str]:
-    """``name: type = default  # help`` -> {name: help}, read from the class source."""
-    try:
-        source = inspect.getsource(config_cls)
-    except (OSError, TypeError):
-        return {}
-    pattern = re.compile(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+)$", re.M)
-    return {name: text.strip() for name, text in pattern.findall(source)}
+    return pd.DataFrame(jaxtext.list_plugins(kinds), columns=["kind", "name", "source"])
 
 
 HELP = """\
@@ -75,34 +39,10 @@ jaxtext magics (%load_ext jaxtext)
 
 
 def help_text(model: str | None = None) -> str:
-    """Usage plus the config keys with defaults (core keys, or one model's keys)."""
+    """Magic usage plus the core keys, or one model's keys (``python -m jaxtext help``'s text)."""
     if model is not None:
-        from jaxtext.registry import models
-
-        model_cls = models.get(model)
-        config_cls = getattr(model_cls, "Config", None)
-        if config_cls is None:
-            return f"model '{model}' has no keys of its own"
-        return (
-            f"keys of model '{model}' (set them in the body or with --key VALUE):\n"
-            + _format_keys(config_table(config_cls))
-        )
-    return (
-        HELP
-        + "\nconfig keys (defaults):\n"
-        + _format_keys(config_table())
-        + "\nmodel keys: %jaxtext help MODEL"
-    )
-
-
-def _format_keys(table: pd.DataFrame) -> str:
-    width = (
-        max((len(k) + len(d) for k, d in zip(table.key, table.default, strict=True)), default=0) + 4
-    )
-    return "".join(
-        f"  {f'{k}: {d}':<{width}}{h}\n"
-        for k, d, h in zip(table.key, table.default, table.help, strict=True)
-    )
+        return jaxtext.keys_text(model)
+    return HELP + "\n" + jaxtext.keys_text()
 
 
 @dataclass
@@ -136,7 +76,7 @@ def run_row(variable: str, run: Any) -> dict[str, Any]:
         "variable": variable,
         "name": getattr(run, "name", ""),
         "model": getattr(config, "model", ""),
-        "data": describe_data(getattr(config, "data", "")),
+        "data": config.to_dict()["data"] if hasattr(config, "to_dict") else "",
         "status": getattr(run, "status", ""),
         "steps": getattr(run, "steps", None),
     }

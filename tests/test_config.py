@@ -1,9 +1,9 @@
 import pytest
 
 import jaxtext
-from jaxtext.cli import parse_assignment
 from jaxtext.config import Config
 from jaxtext.errors import ConfigError, UnknownNameError
+from jaxtext.settings import parse_tokens
 
 
 def test_defaults_and_model_keys():
@@ -59,6 +59,9 @@ def test_config_is_frozen_and_replace_validates():
 
 
 def test_cli_assignments_are_typed():
+    def parse_assignment(text):  # `--set key=value`, read as the CLI reads it
+        return next(iter(parse_tokens(["--set", text]).items()))
+
     assert parse_assignment("lr=3e-3") == ("lr", 0.003)
     assert parse_assignment("bidirectional=true") == ("bidirectional", True)
     assert parse_assignment("model=lstm") == ("model", "lstm")
@@ -91,13 +94,18 @@ def test_model_training_defaults_apply_unless_given():
         class Config:
             dim: int = 4
 
+        def __init__(self, config, dims, *, rngs): ...
+
+        def __call__(self, tokens, mask): ...
+
         @staticmethod
         def training_defaults(task):
             return {"lr": 0.5} if task == "classify" else {"lr": 0.25}
 
     try:
         assert Config.from_dict({"model": "suggests_lr"}).lr == 0.5
-        assert Config.from_dict({"model": "suggests_lr", "task": "lm"}).lr == 0.25
+        assert Config.from_dict({"model": "suggests_lr", "task": "lm", "sample_tokens": 0}).lr \
+            == 0.25
         assert Config.from_dict({"model": "suggests_lr", "lr": 0.1}).lr == 0.1
     finally:
         models.unregister("suggests_lr")

@@ -10,34 +10,35 @@ from IPython.core.interactiveshell import InteractiveShell
 import jaxtext
 from jaxtext.errors import ConfigError, TrainingError
 from jaxtext.magics import JaxtextMagics, PredictCommand, TrainCommand
-from jaxtext.magics.parsing import find_run, parse_body, parse_settings, parse_value
+from jaxtext.magics.parsing import find_run
 from jaxtext.magics.reports import samples_text, summary_line
+from jaxtext.settings import parse_tokens, parse_value, parse_yaml_settings
 
 # -- parsing (pure) ----------------------------------------------------------------------
 
 
 def test_body_is_typed_yaml_with_floats_like_1e_3():
     body = "model: lstm\nlr: 3e-3\nepochs: 2\nlowercase: false\nwarmup: .1\n# a comment\n"
-    assert parse_body(body) == {
+    assert parse_yaml_settings(body) == {
         "model": "lstm",
         "lr": 0.003,
         "epochs": 2,
         "lowercase": False,
         "warmup": 0.1,
     }
-    assert parse_body("") == {} and parse_body("# only a comment\n") == {}
+    assert parse_yaml_settings("") == {} and parse_yaml_settings("# only a comment\n") == {}
 
 
 def test_body_yaml_error_names_the_line():
     with pytest.raises(ConfigError, match=r"not valid YAML at line 2 \('lr: 1: 2'\): mapping"):
-        parse_body("model: lstm\nlr: 1: 2\nepochs: 1")
+        parse_yaml_settings("model: lstm\nlr: 1: 2\nepochs: 1")
     with pytest.raises(ConfigError, match=r"at line 3 \('lr: 1: 2'\)"):  # line 1: %%train
         TrainCommand.parse("clf", "model: lstm\nlr: 1: 2")
 
 
 def test_body_must_be_a_mapping():
     with pytest.raises(ConfigError, match="'key: value' lines, got a list"):
-        parse_body("- model\n- lstm")
+        parse_yaml_settings("- model\n- lstm")
 
 
 @pytest.mark.parametrize(
@@ -75,7 +76,7 @@ def test_line_settings_forms():
         "--warmup",
         "-0",
     ]
-    assert parse_settings(tokens) == {
+    assert parse_tokens(tokens) == {
         "epochs": 1,
         "lr": 0.003,
         "hidden": 64,
@@ -96,7 +97,7 @@ def test_line_settings_forms():
 )
 def test_line_settings_mistakes(tokens, message):
     with pytest.raises(ConfigError, match=message):
-        parse_settings(tokens)
+        parse_tokens(tokens)
 
 
 def test_line_overrides_body_overrides_defaults():
@@ -405,6 +406,13 @@ def test_jaxtext_help_and_mistakes(ip, capsys):
     assert "%%train NAME" in out and "epochs: 3" in out and "passes over the training" in out
     with pytest.raises(UsageError, match="unknown command 'lst' \\(did you mean 'list'\\?\\)"):
         ip.run_line_magic("jaxtext", "lst")
+
+
+def test_jaxtext_help_model_is_the_cli_text(ip, capsys):
+    ip.run_line_magic("jaxtext", "help lstm")
+    assert capsys.readouterr().out == jaxtext.keys_text("lstm") + "\n"
+    with pytest.raises(UsageError, match="unknown model 'lstn' \\(did you mean 'lstm'\\?\\)"):
+        ip.run_line_magic("jaxtext", "help lstn")
 
 
 # -- the real trainer ---------------------------------------------------------------------
