@@ -77,7 +77,7 @@ def jaxtext_rate(model: str, keys: dict, steps: int) -> float:
 def keras_data(model: str, run, split: str):
     import keras_models
 
-    enc = run.prepared.encoded[split]
+    enc = run.trained.data.encoded[split]
     tokens = keras_models.pad_ids(enc.ids, enc.offsets, run.config.max_len)
     x = keras_models.keras_inputs(model, run.config.model_args, tokens, run.dims.vocab_size)
     return x, enc.labels.astype(np.int32)
@@ -186,7 +186,7 @@ def bench_model(model: str, args, data) -> dict:
 
 def tokens_per_example(run) -> float:
     """Token slots per training example jaxtext pays for (bucketing: below max_len)."""
-    batches = run.prepared.batches("train", epoch=0, shuffle=True)
+    batches = run.trained.data.batches("train", epoch=0, shuffle=True)
     return float(np.mean([b.tokens.shape[1] for b in batches]))
 
 

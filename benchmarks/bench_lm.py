@@ -123,7 +123,7 @@ def bench_model(model: str, args, data) -> tuple[dict, object]:
            "first_step_s": run.timing["first_step_s"],
            "tokens_per_s": run.timing["train_examples_per_s"] * run.config.max_len,
            "steps": run.steps, "params": run.num_params,
-           "train_documents": run.prepared.loaded.splits["train"].num_rows,
+           "train_documents": run.trained.data.loaded.splits["train"].num_rows,
            "curve": learning_curve(run),
            "pass": None if args.quick else bool(bpc <= TARGET_BPC and train_s <= BUDGET_S)}
     samples = run.generate(PROMPTS[0], max_new_tokens=min(300, run.config.max_len - 20),
@@ -176,8 +176,6 @@ def full_forward_generator(run, batch: int, new_tokens: int):
 
 def decode_benchmark(args, trained) -> dict:
     """tokens/s of jaxtext.generate (cached) vs the full-forward baseline."""
-    from jaxtext.generate import generate
-
     ctx, n, b = args.decode_context, args.decode_tokens, args.decode_batch
     run = trained
     if run is None or run.config.max_len != ctx:
@@ -190,7 +188,7 @@ def decode_benchmark(args, trained) -> dict:
     row = {"context": ctx, "new_tokens": n, "batch": b, "dim": cfg.dim, "layers": cfg.layers,
            "heads": cfg.heads}
     try:
-        generate(run, "", max_new_tokens=n, num_samples=b, seed=0)  # compile
+        run.generate("", max_new_tokens=n, num_samples=b, seed=0)  # compile
     except Exception as e:  # noqa: BLE001 - reported in the results, not hidden
         row["error"] = f"jaxtext.generate failed: {type(e).__name__}: {e}"
         print("   " + row["error"], flush=True)
@@ -202,7 +200,7 @@ def decode_benchmark(args, trained) -> dict:
         for who in (("cached", "full") if r % 2 == 0 else ("full", "cached")):
             t = time.perf_counter()
             if who == "cached":
-                generate(run, "", max_new_tokens=n, num_samples=b, seed=r)
+                run.generate("", max_new_tokens=n, num_samples=b, seed=r)
                 cached_s.append(time.perf_counter() - t)
             else:
                 baseline(r)

@@ -10,10 +10,15 @@ Plugins register with ``register_model`` / ``register_dataset`` / ``register_tok
 ``register_callback`` or through entry points of the same group names.
 """
 
+from jaxtext import events, protocols, settings
 from jaxtext.callbacks import Callback, TrainingControl
 from jaxtext.config import Config
 from jaxtext.errors import ConfigError, DataError, JaxtextError, TrainingError, UnknownNameError
+from jaxtext.history import History
+from jaxtext.keys import keys_table, keys_text
+from jaxtext.protocols import Dims
 from jaxtext.registry import (
+    list_plugins,
     register_callback,
     register_dataset,
     register_model,
@@ -27,35 +32,61 @@ __all__ = [
     "Config",
     "ConfigError",
     "DataError",
+    "Dims",
+    "History",
     "JaxtextError",
+    "Run",
     "TrainingControl",
     "TrainingError",
     "UnknownNameError",
+    "events",
+    "keys_table",
+    "keys_text",
+    "list_plugins",
     "load",
+    "protocols",
     "register_callback",
     "register_dataset",
     "register_model",
     "register_tokenizer",
+    "settings",
     "train",
 ]
 
 
 def train(config=None, /, *, callbacks="auto", **keys):
-    """Train a model and return the finished ``Run`` (see ``jaxtext.training.trainer``)."""
-    from jaxtext.training.trainer import train as _train
+    """Train a model and return the finished ``Run`` (see ``jaxtext.api.train``)."""
+    from jaxtext.api import train as _train
 
     return _train(config, callbacks=callbacks, **keys)
 
 
 def load(path):
     """Load a run saved with ``Run.save`` (bit-exact params, optimizer state, tokenizer)."""
-    from jaxtext.run import Run
+    from jaxtext.api import load as _load
 
-    return Run.load(path)
+    return _load(path)
+
+
+def __getattr__(name):
+    if name == "Run":  # imported on first use: it pulls in JAX
+        from jaxtext.run import Run
+
+        return Run
+    raise AttributeError(f"module 'jaxtext' has no attribute '{name}'")
 
 
 def load_ipython_extension(ipython):
-    """``%load_ext jaxtext``: the magics live in the ``jaxtext.magics`` plugin package."""
-    from jaxtext.magics import load_ipython_extension as _load
+    """``%load_ext jaxtext``: load the notebook front ends registered as plugins.
 
-    _load(ipython)
+    The core never imports them: each is an entry point in the group ``jaxtext.ipython``
+    (the built-in magics, ``jaxtext.magics``, are one), called with the shell.
+    """
+    from importlib.metadata import entry_points
+
+    front_ends = list(entry_points(group="jaxtext.ipython"))
+    if not front_ends:
+        raise ImportError("no jaxtext notebook front end is installed; pip install jaxtext "
+                          "(its jaxtext.ipython entry point loads the magics)")
+    for entry in front_ends:
+        entry.load()(ipython)

@@ -1,7 +1,7 @@
 """The callback (plugin) interface and the built-in views that use it.
 
-A callback is any object with ``__call__(event)``; subclass ``Callback`` to get one
-method per event type. A callback can ask training to stop at the next step boundary
+A callback is any function of one event (``jaxtext.protocols.Callback``); subclass
+``Callback`` to get one method per event type. A callback can ask training to stop at the next step boundary
 with ``self.control.request_stop(reason)`` (the trainer sets ``control`` before training).
 
     class PrintLoss(jaxtext.Callback):
@@ -144,19 +144,3 @@ class JsonLinesWriter(Callback):
     def __call__(self, event: ev.Event) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps(ev.event_to_dict(event), default=str) + "\n")
-
-
-class History(Callback):
-    """Collects log and epoch rows; the Run exposes them as a pandas DataFrame."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict] = []
-
-    def on_log(self, event: ev.StepLog) -> None:
-        self.rows.append({"kind": "train", "step": event.step, "epoch": event.epoch,
-                          "elapsed_s": event.elapsed_s, "lr": event.lr, "loss": event.loss,
-                          "accuracy": event.accuracy, "examples_per_s": event.examples_per_s})
-
-    def on_epoch_end(self, event: ev.EpochEnd) -> None:
-        self.rows.append({"kind": "validation", "step": event.step, "epoch": event.epoch,
-                          "elapsed_s": event.elapsed_s, **event.validation})

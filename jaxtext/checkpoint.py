@@ -2,13 +2,14 @@
 
     run_dir/
       config.json      the config (as accepted by Config.from_dict)
-      meta.json        label names, sizes, status, metrics, timing
-      history.json     the logged training/validation rows
+      meta.json        format version, name, label names, sizes, schedule length
+      history.json     the run's events (folded again into a History on load)
       tokenizer.json   the Hugging Face tokenizer
       params.msgpack   model parameters        (flax.serialization, exact bytes)
       state.msgpack    other model state + optimizer state
 
 Arrays round-trip bit-exactly; typed PRNG keys are stored as their raw key data.
+``write_run`` / ``read_run`` move a ``TrainedState`` to and from such a folder.
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ import jax
 import numpy as np
 from flax import nnx, serialization
 
-FORMAT_VERSION = 1
+from jaxtext import events as ev
+from jaxtext.config import Config
+from jaxtext.data import TextTokenizer
+from jaxtext.errors import JaxtextError
+from jaxtext.history import History
+from jaxtext.protocols import Dims
+from jaxtext.training.optim import OptimizerSpec, make_optimizer
+from jaxtext.training.state import TrainedState, init_model_state
+
+FORMAT_VERSION = 2
 
 
 def _to_numpy(tree: Any) -> Any:
@@ -85,3 +95,42 @@ def _json_default(value: Any) -> Any:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+def write_run(path: Path, trained: TrainedState) -> Path:
+    """Write a ``TrainedState`` (see ``jaxtext.training.state``) to the folder ``path``."""
+    path.mkdir(parents=True, exist_ok=True)
+    history = trained.history
+    write_json(path / "config.json", trained.config.to_dict())
+    write_json(path / "meta.json", {
+        "format_version": FORMAT_VERSION,
+        "name": history.begin.run_name if history.begin else trained.config.name,
+        "label_names": list(trained.label_names), "dims": vars(trained.dims),
+        "total_steps": trained.total_steps})
+    write_json(path / "history.json", [ev.event_to_dict(e) for e in history.events])
+    trained.tokenizer.save(path / "tokenizer.json")
+    (path / "params.msgpack").write_bytes(state_bytes(trained.model.params))
+    (path / "state.msgpack").write_bytes(
+        tree_bytes({"rest": trained.model.rest, "opt_state": trained.opt_state}))
+    return path
+
+
+def read_run(path: Path) -> TrainedState:
+    """Read a folder written by ``write_run`` back into a ``TrainedState``."""
+    if not (path / "config.json").exists():
+        raise JaxtextError(f"no saved run at '{path}' (config.json missing); "
+                           "save one with run.save(path)")
+    meta = read_json(path / "meta.json")
+    config = Config.from_dict(read_json(path / "config.json"))
+    dims = Dims(**meta["dims"])
+    model = init_model_state(config, dims)
+    params = restore_state(model.params, (path / "params.msgpack").read_bytes())
+    tx = make_optimizer(OptimizerSpec.from_config(config, meta["total_steps"]))
+    template = {"rest": model.rest, "opt_state": tx.init(params)}
+    state = restore_tree(template, (path / "state.msgpack").read_bytes())
+    history = History.of(ev.event_from_dict(e) for e in read_json(path / "history.json"))
+    return TrainedState(config=config, tokenizer=TextTokenizer.load(path / "tokenizer.json"),
+                        label_names=tuple(meta["label_names"]), dims=dims,
+                        model=model._replace(params=params, rest=state["rest"]),
+                        opt_state=state["opt_state"], total_steps=meta["total_steps"],
+                        history=history)

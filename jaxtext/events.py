@@ -93,11 +93,28 @@ class TrainEnd:
     status: str  # "completed", "early_stopped", "interrupted", "failed"
     message: str
     test: dict[str, float] | None  # test metrics, None if the run did not reach test
+    # first_step_s (build + compile + one step), train_examples_per_s (steady), total_s
+    timing: dict[str, float] = field(default_factory=dict)
 
 
 Event = TrainBegin | StepLog | EvalResult | EpochEnd | Samples | Interrupt | TrainEnd
 
 
+EVENT_TYPES = {cls.__name__: cls for cls in
+               (TrainBegin, StepLog, EvalResult, EpochEnd, Samples, Interrupt, TrainEnd)}
+
+
 def event_to_dict(event: Event) -> dict[str, Any]:
     """A JSON-ready dict with the event's type name under ``"event"``."""
     return {"event": type(event).__name__, **asdict(event)}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Inverse of ``event_to_dict`` (after a JSON round trip); ValueError when malformed."""
+    if not isinstance(data, dict) or data.get("event") not in EVENT_TYPES:
+        raise ValueError(f"not a jaxtext event: {str(data)[:60]}")
+    cls = EVENT_TYPES[data["event"]]
+    try:
+        return cls(**{k: v for k, v in data.items() if k != "event"})
+    except TypeError as err:
+        raise ValueError(f"malformed {data['event']} event: {err}") from None

@@ -20,6 +20,8 @@ from flax import nnx
 
 from jaxtext import events as ev
 from jaxtext.errors import ConfigError
+from jaxtext.protocols import require_decoder
+from jaxtext.training.state import ModelState
 
 CHUNK = 64
 _COMPILED: dict = {}
@@ -78,11 +80,15 @@ def _decode_chunk_fn(graph, batch: int):
     return decode_chunk
 
 
-def generate(run, prompt: str = "", *, max_new_tokens: int = 200, temperature: float = 1.0,
-             top_k: int = 0, top_p: float = 1.0, num_samples: int = 1, seed: int = 0,
+def generate(model: ModelState, tokenizer, prompt: str = "", *, max_len: int,
+             max_new_tokens: int = 200, temperature: float = 1.0, top_k: int = 0,
+             top_p: float = 1.0, num_samples: int = 1, seed: int = 0,
              return_probs: bool = False, stream: Callable[[list[str]], None] | None = None,
-             chunk_size: int = CHUNK):
-    """Continue ``prompt`` ``num_samples`` times; returns the generated strings.
+             chunk_size: int = CHUNK, name: str = "this model"):
+    """Continue ``prompt`` ``num_samples`` times with a language model; returns the strings.
+
+    ``max_len``: the longest sequence the model was built for (``Dims.max_len``), the decoding
+    limit of models that do not declare ``max_decode_len = None``.
 
     temperature=0 is greedy; top_k / top_p restrict sampling to the k most likely tokens /
     the smallest set holding probability top_p. With ``return_probs`` also returns, per
@@ -93,12 +99,13 @@ def generate(run, prompt: str = "", *, max_new_tokens: int = 200, temperature: f
         raise ConfigError("max_new_tokens and num_samples must be at least 1")
     if temperature < 0 or not 0 < top_p <= 1 or top_k < 0:
         raise ConfigError("need temperature >= 0, 0 < top_p <= 1 and top_k >= 0")
-    tok = run.tokenizer
+    tok = tokenizer
     start_id = document_start_id(tok)
     prompt_ids = [start_id, *tok.encode([prompt], None)[0].tolist()] if prompt else [start_id]
-    model = run.model
+    module = model.module()
+    require_decoder(name, module)
     # Models may declare how far they can decode (None = unbounded, e.g. an LSTM's state).
-    limit = getattr(model, "max_decode_len", run.dims.max_len)
+    limit = getattr(module, "max_decode_len", max_len)
     total = len(prompt_ids) - 1 + max_new_tokens
     if limit is not None and total > limit:
         keep = limit - max_new_tokens
@@ -110,9 +117,9 @@ def generate(run, prompt: str = "", *, max_new_tokens: int = 200, temperature: f
     steps = int(np.ceil(total / chunk_size)) * chunk_size
     # Decode steps past ``total`` (rounding up to whole chunks) are discarded; a bounded
     # cache clamps their writes to its last slot, which no kept token reads.
-    cache = model.init_cache(num_samples, min(steps + 1, limit) if limit else steps + 1)
-    graph, params, rest = nnx.split(model, nnx.Param, ...)
-    decode_chunk = _decode_chunk_fn(graph, num_samples)
+    cache = module.init_cache(num_samples, min(steps + 1, limit) if limit else steps + 1)
+    decode_chunk = _decode_chunk_fn(model.eval_graph, num_samples)
+    params, rest = model.params, model.rest
 
     forced = np.full((steps, num_samples), -1, np.int32)
     forced[: len(prompt_ids) - 1] = np.asarray(prompt_ids[1:], np.int32)[:, None]
@@ -156,24 +163,27 @@ def _decode(tok, row: np.ndarray) -> str:
     return tok.decode(_until_eos(tok, row).tolist())
 
 
-def timed_generate(run, prompt: str = "", **kwargs) -> tuple[list[str], float]:
+def timed_generate(model: ModelState, tokenizer, prompt: str = "",
+                   **kwargs) -> tuple[list[str], float]:
     """generate() plus steady-state tokens/s (a warm-up call compiles first)."""
-    generate(run, prompt, **{**kwargs, "max_new_tokens": min(kwargs.get("max_new_tokens", 8), 8)})
+    generate(model, tokenizer, prompt,
+             **{**kwargs, "max_new_tokens": min(kwargs.get("max_new_tokens", 8), 8)})
     t0 = time.perf_counter()
-    samples = generate(run, prompt, **kwargs)
+    samples = generate(model, tokenizer, prompt, **kwargs)
     seconds = time.perf_counter() - t0
     n = kwargs.get("max_new_tokens", 200) * kwargs.get("num_samples", 1)
     return samples, n / max(seconds, 1e-9)
 
 
-def epoch_samples(run, *, epoch: int, step: int, num_samples: int = 2) -> ev.Samples | None:
+def epoch_samples(model: ModelState, tokenizer, config, *, max_len: int, epoch: int, step: int,
+                  num_samples: int = 2) -> ev.Samples | None:
     """The Samples event the trainer emits at each LM epoch end (fixed prompt and seed)."""
-    cfg = run.config
+    cfg = config
     if cfg.sample_tokens == 0:
         return None
-    limit = run.dims.max_len - 1
-    texts, pieces = generate(run, cfg.prompt, max_new_tokens=min(cfg.sample_tokens, limit),
+    texts, pieces = generate(model, tokenizer, cfg.prompt,
+                             max_len=max_len, max_new_tokens=min(cfg.sample_tokens, max_len - 1),
                              temperature=0.8, top_k=0, top_p=0.95, num_samples=num_samples,
-                             seed=cfg.seed, return_probs=True)
+                             seed=cfg.seed, return_probs=True, name=cfg.model)
     return ev.Samples(epoch=epoch, step=step, prompt=cfg.prompt, samples=texts,
                       token_probs=pieces)

@@ -10,11 +10,13 @@ plugins never imports heavy optional dependencies.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from jaxtext.errors import UnknownNameError, did_you_mean
+from jaxtext import protocols
+from jaxtext.errors import ConfigError, UnknownNameError, did_you_mean
 
 
 @dataclass
@@ -23,19 +25,25 @@ class Entry:
     source: str  # "built-in" or "plugin (<module or distribution>)"
     obj: Any = None
     entry_point: Any = None  # importlib.metadata.EntryPoint, loaded lazily
+    check: Callable[[str, Any], None] = lambda name, obj: None  # the registry's contract check
 
     def load(self) -> Any:
         if self.obj is None:
-            self.obj = self.entry_point.load()
+            obj = self.entry_point.load()
+            self.check(self.name, obj)
+            self.obj = obj
         return self.obj
 
 
 class Registry:
     """A small name -> object table with lazy entry-point plugins."""
 
-    def __init__(self, kind: str, group: str, builtin_modules: tuple[str, ...] = ()):
+    def __init__(self, kind: str, group: str, builtin_modules: tuple[str, ...] = (),
+                 check: Callable[[str, Any], None] | None = None):
         self.kind = kind
         self.group = group
+        # check(name, obj) raises a one-line ConfigError when obj breaks the plugin contract
+        self._check = check or (lambda name, obj: protocols.check_callable(kind, name, obj))
         self._builtin_modules = builtin_modules
         self._entries: dict[str, Entry] = {}
         self._discovered = False
@@ -44,6 +52,7 @@ class Registry:
         """Register ``obj`` under ``name``; without ``obj``, return a decorator."""
         if obj is None:
             return lambda o: self.register(name, o)
+        self._check(name, obj)
         module = getattr(obj, "__module__", "") or ""
         source = "built-in" if module.split(".")[0] == "jaxtext" else f"plugin ({module})"
         self._entries[name] = Entry(name, source, obj=obj)
@@ -63,7 +72,7 @@ class Registry:
                 continue
             dist = getattr(ep.dist, "name", None) or ep.module
             source = "built-in" if dist == "jaxtext" else f"plugin ({dist})"
-            self._entries[ep.name] = Entry(ep.name, source, entry_point=ep)
+            self._entries[ep.name] = Entry(ep.name, source, entry_point=ep, check=self._check)
 
     def get(self, name: str) -> Any:
         self._discover()
@@ -89,9 +98,10 @@ class Registry:
         return {name: self._entries[name].source for name in sorted(self._entries)}
 
 
-models = Registry("model", "jaxtext.models", ("jaxtext.models",))
-datasets = Registry("dataset", "jaxtext.datasets", ("jaxtext.data.sources",))
-tokenizers = Registry("tokenizer", "jaxtext.tokenizers", ("jaxtext.data.tokenizers",))
+models = Registry("model", "jaxtext.models", ("jaxtext.models",),
+                  check=protocols.check_model_class)
+datasets = Registry("dataset", "jaxtext.datasets", ("jaxtext.data.builtin",))
+tokenizers = Registry("tokenizer", "jaxtext.tokenizers", ("jaxtext.data.tokenizer_kinds",))
 callbacks = Registry("callback", "jaxtext.callbacks", ("jaxtext.callbacks",))
 
 register_model = models.register
@@ -100,3 +110,21 @@ register_tokenizer = tokenizers.register
 register_callback = callbacks.register
 
 REGISTRIES = {"models": models, "datasets": datasets, "tokenizers": tokenizers, "callbacks": callbacks}
+
+
+def list_plugins(kinds: list[str] | None = None) -> list[dict[str, str]]:
+    """One row per registered name: ``{"kind", "name", "source"}`` (built-in or plugin).
+
+    ``kinds``: which registries ("models", "datasets", "tokenizers", "callbacks"; the singular
+    works too); all when empty. An unknown kind is a one-line ``ConfigError``.
+    """
+    wanted = []
+    for word in kinds or REGISTRIES:
+        kind = word if word in REGISTRIES else f"{word}s"
+        if kind not in REGISTRIES:
+            raise ConfigError(f"nothing to list as '{word}'{did_you_mean(word, REGISTRIES)}; "
+                              f"choose from {', '.join(REGISTRIES)}")
+        wanted.append(kind)
+    return [{"kind": REGISTRIES[kind].kind, "name": name, "source": source}
+            for kind in REGISTRIES if kind in wanted
+            for name, source in REGISTRIES[kind].sources().items()]

@@ -1,4 +1,11 @@
-"""A trained run: config, weights, tokenizer and history; predict, evaluate, save, load."""
+"""A trained run, the product: config, weights, tokenizer and history; predict, evaluate,
+generate, save.
+
+A ``Run`` is made from a ``TrainedState`` (what training returns and what loading reads) and
+nothing writes into it afterwards: how it ended, its test metrics and timing are read off its
+``History``. Evaluation and generation are functions of model state + tokenizer
+(``jaxtext.training.evaluate``, ``jaxtext.generate``); the run only hands them its parts.
+"""
 
 from __future__ import annotations
 
@@ -6,62 +13,109 @@ import html
 from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
 import pandas as pd
 
 from jaxtext import checkpoint
+from jaxtext import events as ev
 from jaxtext.config import Config
+from jaxtext.data.prepare import prepare_data
+from jaxtext.data.texts import encode_texts
 from jaxtext.errors import ConfigError, DataError, JaxtextError
-from jaxtext.models.base import Dims
+from jaxtext.generate import generate
+from jaxtext.history import History
+from jaxtext.protocols import Dims
+from jaxtext.training.evaluate import evaluate_data, evaluate_split, predict_probs
 from jaxtext.training.sharding import DataParallel
-from jaxtext.training.steps import ModelParts
+from jaxtext.training.state import ModelState, TrainedState
 
 
 class Run:
     """What ``jaxtext.train`` returns and ``jaxtext.load`` restores."""
 
-    def __init__(self, *, config: Config, tokenizer, label_names: list[str], dims: Dims,
-                 parts: ModelParts, opt_state: Any = None, history=None, prepared=None):
-        self.config = config
-        self.tokenizer = tokenizer
-        self.label_names = list(label_names)
-        self.dims = dims
-        self.parts = parts
-        self.opt_state = opt_state
-        self.prepared = prepared  # the tokenized data of the training session (not saved)
-        self.name = config.name or config.model
-        self.status = "created"
-        self.steps = 0
-        self.test_report = None  # EvalResult on the test split
-        self.timing: dict[str, float] = {}
-        self._history_rows = history.rows if history is not None else []
+    def __init__(self, trained: TrainedState):
+        self.trained = trained
+        self._data = trained.data  # tokenized splits, prepared again on demand after a load
         self.dp = DataParallel()
 
-    # -- state -------------------------------------------------------------------------
-    def _set_state(self, params, rest, opt_state) -> None:
-        self.parts = self.parts._replace(params=params, rest=rest)
-        self.opt_state = opt_state
+    # -- what the run is ---------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        return self.trained.config
+
+    @property
+    def tokenizer(self):
+        return self.trained.tokenizer
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.trained.label_names)
+
+    @property
+    def dims(self) -> Dims:
+        return self.trained.dims
+
+    @property
+    def model_state(self) -> ModelState:
+        """The weights as plain state (graph definitions, params, the rest)."""
+        return self.trained.model
+
+    @property
+    def opt_state(self) -> Any:
+        return self.trained.opt_state
+
+    @property
+    def record(self) -> History:
+        """The folded event stream of training (what the dashboard and summary show)."""
+        return self.trained.history
 
     @property
     def task(self) -> str:
         return self.config.task
 
     @property
+    def name(self) -> str:
+        begin = self.record.begin
+        return begin.run_name if begin is not None else (self.config.name or self.config.model)
+
+    @property
+    def status(self) -> str:
+        """'completed', 'early_stopped', 'interrupted' or 'failed'."""
+        end = self.record.end
+        return end.status if end is not None else "created"
+
+    @property
+    def steps(self) -> int:
+        end = self.record.end
+        return end.step if end is not None else 0
+
+    @property
+    def total_steps(self) -> int:
+        return self.trained.total_steps
+
+    @property
+    def timing(self) -> dict[str, float]:
+        end = self.record.end
+        return dict(end.timing) if end is not None else {}
+
+    @property
+    def test_report(self) -> ev.EvalResult | None:
+        """The test-split evaluation made when training ended (None if it did not get there)."""
+        return self.record.evals.get("test")
+
+    @property
     def model(self):
         """The Flax NNX module with the trained weights (in eval mode)."""
-        from flax import nnx
-
-        return nnx.merge(self.parts.eval_graph, self.parts.params, self.parts.rest)
+        return self.model_state.module()
 
     @property
     def num_params(self) -> int:
-        return int(sum(np.prod(x.shape) for x in jax.tree.leaves(self.parts.params)))
+        return self.model_state.num_params
 
     @property
     def history(self) -> pd.DataFrame:
         """One row per log (kind='train') and per epoch (kind='validation')."""
-        return pd.DataFrame(self._history_rows)
+        return self.record.frame()
 
     @property
     def test_metrics(self) -> dict[str, float]:
@@ -79,13 +133,13 @@ class Run:
     # -- using the model ---------------------------------------------------------------
     def predict(self, texts: str | list[str]) -> pd.DataFrame:
         """Labels and class probabilities: columns text, label, and one per class."""
-        from jaxtext.training.evaluate import encode_texts, predict_probs
-
         self._need_classifier("predict")
         texts = [texts] if isinstance(texts, str) else list(texts)
         encoded = encode_texts(self.tokenizer, texts, self.config.max_len,
                                np.zeros(len(texts), np.int32))
-        probs = predict_probs(self, encoded)
+        probs = predict_probs(self.model_state, encoded, num_classes=len(self.label_names),
+                              batch_size=self.config.batch_size, max_len=self.config.max_len,
+                              dp=self.dp)
         frame = pd.DataFrame({"text": texts,
                               "label": [self.label_names[i] for i in probs.argmax(1)]})
         for j, name in enumerate(self.label_names):
@@ -94,19 +148,12 @@ class Run:
 
     def evaluate(self, data: Any = "test") -> dict[str, Any]:
         """Metrics on a split of the training data ('train'/'validation'/'test') or new data."""
-        from jaxtext.training.evaluate import evaluate_encoded, evaluate_split
-
         if isinstance(data, str) and data in ("train", "validation", "test"):
-            if self.prepared is None:
-                from jaxtext.training.prepare import prepare_data
-
-                if not isinstance(self.config.data, str) or self.config.data.startswith("<"):
-                    raise DataError("this run was trained on in-memory data that is not saved; "
-                                    "pass the data: run.evaluate(my_data)")
-                self.prepared = prepare_data(self.config, tokenizer=self.tokenizer)
-            result = evaluate_split(self, data)
+            result = evaluate_split(self.model_state, self._prepared(), data, dp=self.dp,
+                                    step=self.steps)
         else:
-            result = evaluate_encoded(self, data)
+            result = evaluate_data(self.model_state, self.tokenizer, self.config,
+                                   self.label_names, data, dp=self.dp, step=self.steps)
         out = dict(result.metrics)
         if result.confusion_matrix is not None:
             out["confusion_matrix"] = np.asarray(result.confusion_matrix)
@@ -118,9 +165,17 @@ class Run:
         if self.task != "lm":
             raise ConfigError("generate() needs a language model: this run is a classifier "
                               "(task: classify); train one with task: lm")
-        from jaxtext.generate import generate
+        return generate(self.model_state, self.tokenizer, prompt, max_len=self.dims.max_len,
+                        name=self.config.model, **kwargs)
 
-        return generate(self, prompt, **kwargs)
+    def _prepared(self):
+        """The run's own splits, tokenized with its tokenizer (kept after the first call)."""
+        if self._data is None:
+            if not isinstance(self.config.data, str) or self.config.data.startswith("<"):
+                raise DataError("this run was trained on in-memory data that is not saved; "
+                                "pass the data: run.evaluate(my_data)")
+            self._data = prepare_data(self.config, tokenizer=self.tokenizer)
+        return self._data
 
     def _need_classifier(self, what: str) -> None:
         if self.task != "classify":
@@ -129,60 +184,8 @@ class Run:
 
     # -- files -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the run to a folder (see jaxtext.checkpoint for the format)."""
-        from jaxtext.training.optim import OptimizerSpec
-
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        checkpoint.write_json(path / "config.json", self.config.to_dict())
-        spec = OptimizerSpec.from_config(self.config, self.total_steps)
-        checkpoint.write_json(path / "meta.json", {
-            "format_version": checkpoint.FORMAT_VERSION, "name": self.name, "status": self.status,
-            "steps": self.steps, "total_steps": spec.total_steps, "label_names": self.label_names,
-            "dims": vars(self.dims), "timing": self.timing,
-            "test": _event_dict(self.test_report)})
-        checkpoint.write_json(path / "history.json", self._history_rows)
-        self.tokenizer.save(path / "tokenizer.json")
-        (path / "params.msgpack").write_bytes(checkpoint.state_bytes(self.parts.params))
-        (path / "state.msgpack").write_bytes(
-            checkpoint.tree_bytes({"rest": self.parts.rest, "opt_state": self.opt_state}))
-        return path
-
-    @property
-    def total_steps(self) -> int:
-        return getattr(self, "_total_steps", 0) or max(self.steps, 1)
-
-    @classmethod
-    def load(cls, path: str | Path) -> Run:
-        from jaxtext import events as ev
-        from jaxtext.data.tokenizers import TextTokenizer
-        from jaxtext.training.optim import OptimizerSpec, make_optimizer
-        from jaxtext.training.steps import split_model
-        from jaxtext.training.trainer import build_model
-
-        path = Path(path)
-        if not (path / "config.json").exists():
-            raise JaxtextError(f"no saved run at '{path}' (config.json missing); "
-                               "save one with run.save(path)")
-        meta = checkpoint.read_json(path / "meta.json")
-        config = Config.from_dict(checkpoint.read_json(path / "config.json"))
-        dims = Dims(**meta["dims"])
-        parts = split_model(build_model(config, dims))
-        params = checkpoint.restore_state(parts.params, (path / "params.msgpack").read_bytes())
-        tx = make_optimizer(OptimizerSpec.from_config(config, meta["total_steps"]))
-        template = {"rest": parts.rest, "opt_state": tx.init(params)}
-        state = checkpoint.restore_tree(template, (path / "state.msgpack").read_bytes())
-        run = cls(config=config, tokenizer=TextTokenizer.load(path / "tokenizer.json"),
-                  label_names=meta["label_names"], dims=dims,
-                  parts=parts._replace(params=params, rest=state["rest"]),
-                  opt_state=state["opt_state"])
-        run.name, run.status, run.steps = meta["name"], meta["status"], meta["steps"]
-        run._total_steps = meta["total_steps"]
-        run.timing = meta.get("timing", {})
-        run._history_rows = checkpoint.read_json(path / "history.json")
-        if meta.get("test"):
-            run.test_report = ev.EvalResult(**meta["test"])
-        return run
+        """Write the run to a folder (see jaxtext.checkpoint); ``jaxtext.load`` reads it back."""
+        return checkpoint.write_run(Path(path), self.trained)
 
     # -- display -----------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
@@ -210,11 +213,3 @@ class Run:
 
 def _fmt(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def _event_dict(event) -> dict | None:
-    if event is None:
-        return None
-    from dataclasses import asdict
-
-    return asdict(event)

@@ -43,7 +43,7 @@ log_every: 3
 CELLS = [
     "%load_ext jaxtext",
     TRAIN_CELL.format(name="run", epochs=EPOCHS),
-    'print("RESULT", run.status, run.steps, run.parts.params is not None)',
+    'print("RESULT", run.status, run.steps, run.model_state.params is not None)',
     TRAIN_CELL.format(name="run2", epochs=EPOCHS),
     'print("RESULT2", run2.status, run2.steps)',
 ]
@@ -117,11 +117,11 @@ def test_dashboard_live_stop_and_summary(lab, tmp_path):
         assert not [o for o in train_out if o["output_type"] == "error"], train_out
         assert "Traceback" not in output_text(cells[1:2])
         assert "stopped from the dashboard" in output_text(cells[1:2])
-        # The static summary replaced the widget: header/status HTML, one SVG of all charts.
+        # The static summary replaced the widget: header/status and the panels' charts.
         mimes = [m for o in train_out for m in o.get("data", {})]
-        assert "image/svg+xml" in mimes and "text/html" in mimes, mimes
+        assert "text/html" in mimes, mimes
         assert "application/vnd.jupyter.widget-view+json" not in mimes, mimes
-        assert page.locator('[data-mime-type="image/svg+xml"]').count() >= 1
+        assert page.locator(".jaxtext-summary .jaxtext-loss svg").count() >= 1
         page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea").screenshot(
             path=str(ARTIFACTS / "summary.png"))
 

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 from flax import nnx
 
+import jaxtext
 import jaxtext.models  # noqa: F401  (registers the built-ins)
-from jaxtext.models.base import Dims
+from jaxtext.data import Batch, LMBatch
 from jaxtext.models.lstm import lstm_scan
 from jaxtext.models.mlp import hashed_ngrams
 from jaxtext.models.transformer import attention
+from jaxtext.protocols import Dims
 from jaxtext.registry import models
+from jaxtext.training.optim import OptimizerSpec, make_optimizer
+from jaxtext.training.state import init_model_state
+from jaxtext.training.steps import train_step_fn, zero_sums
 
 VOCAB, CLASSES, MAX_LEN = 40, 3, 12
 BUILTINS = [name for name, source in models.sources().items() if source == "built-in"]
@@ -51,54 +56,76 @@ def test_builtins_registered():
     assert {"mlp", "lstm", "transformer"} <= set(BUILTINS)
 
 
-def _loss(logits, tokens, mask, task):
+class Bag(nnx.Module):
+    """A model plugin written the way a user would: registered inside the test below."""
+
+    @dataclass(frozen=True)
+    class Config:
+        dim: int = 8
+
+    def __init__(self, config, dims, *, rngs):
+        self.lm = dims.task == "lm"
+        self.embed = nnx.Embed(dims.vocab_size, config.dim, rngs=rngs)
+        self.dropout = nnx.Dropout(0.5, rngs=rngs)
+        self.out = nnx.Linear(config.dim, dims.num_outputs, rngs=rngs)
+
+    def __call__(self, tokens, mask):
+        e = self.dropout(self.embed(tokens))
+        if self.lm:
+            return self.out(e)
+        m = mask[..., None]
+        return self.out((e * m).sum(1) / (m.sum(1) + 1e-6))
+
+
+@pytest.fixture
+def registered_plugin():
+    jaxtext.register_model("test_bag", Bag)
+    yield "test_bag"
+    models.unregister("test_bag")
+
+
+def product_batch(task, lengths=(12, 7, 1, 0)):
+    """The trainer's own batch types, built from ``batch()`` rows."""
+    tokens, mask = (np.asarray(a) for a in batch(lengths))
     if task == "classify":
-        labels = jnp.arange(logits.shape[0]) % CLASSES
-        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-    losses = optax.softmax_cross_entropy_with_integer_labels(logits[:, :-1], tokens[:, 1:])
-    weights = mask[:, 1:]
-    return (losses * weights).sum() / jnp.maximum(weights.sum(), 1)
+        return Batch(tokens, mask, np.arange(len(tokens), dtype=np.int32) % CLASSES,
+                     np.asarray(mask.any(1), np.float32), None)
+    targets = np.concatenate([tokens[:, 1:], np.zeros((len(tokens), 1), np.int32)], 1)
+    return LMBatch(tokens, targets, np.asarray(targets != 0, np.float32))
 
 
 @pytest.mark.parametrize("task", TASKS)
-@pytest.mark.parametrize("name", BUILTINS)
-def test_one_jitted_step_changes_every_parameter(name, task):
-    model = make(name, task)
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    tx = optax.adam(1e-3)
-    opt_state = tx.init(params)
-
-    @jit
-    def train_step(params, rest, opt_state, tokens, mask):
-        def loss_fn(params):
-            # copy=True: fresh Variables at this trace level, so dropout may advance its RNG
-            m = nnx.merge(graphdef, params, rest, copy=True)
-            out = m(tokens, mask)
-            return _loss(out, tokens, mask, task), (out, nnx.state(m, nnx.Not(nnx.Param)))
-
-        (loss, (out, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), rest, opt_state, loss, grads, out
-
-    tokens, mask = batch()  # includes a 1-token row and an all-padding row
-    new_params, new_rest, _, loss, grads, out = train_step(params, rest, opt_state, tokens, mask)
+@pytest.mark.parametrize("name", [*models.names(), "plugin"])
+def test_one_product_step_changes_every_parameter(name, task, request):
+    """The trainer's real jitted step (steps.train_step_fn), for every model and task."""
+    name = request.getfixturevalue("registered_plugin") if name == "plugin" else name
+    cfg = jaxtext.Config.from_dict({"model": name, "task": task, "sample_tokens": 0})
+    dims = Dims(VOCAB, CLASSES if task == "classify" else VOCAB, MAX_LEN, task)
+    model = init_model_state(cfg, dims)
+    spec = OptimizerSpec.from_config(cfg, total_steps=10)
+    tx = make_optimizer(spec)
+    step = train_step_fn(model, tx, task, spec)
+    out = jax.eval_shape(model.module(), *batch())
     expected = (4, CLASSES) if task == "classify" else (4, MAX_LEN, VOCAB)
     assert out.shape == expected and out.dtype == jnp.float32
-    assert np.isfinite(loss) and np.isfinite(out).all()
-    old, new = nnx.to_flat_state(params), dict(nnx.to_flat_state(new_params))
-    flat_grads = dict(nnx.to_flat_state(grads))
+
+    params, rest, opt_state = jax.tree.map(jnp.copy, (model.params, model.rest,
+                                                      tx.init(model.params)))
+    new_params, new_rest, opt_state, sums = step(params, rest, opt_state, zero_sums(),
+                                                 product_batch(task))
+    assert np.isfinite(float(sums["loss"])) and float(sums["count"]) > 0
+    assert int(opt_state.total_notfinite) == 0  # finite gradients everywhere
+    old, new = nnx.to_flat_state(model.params), dict(nnx.to_flat_state(new_params))
     for path, var in old:
-        assert np.isfinite(flat_grads[path][...]).all(), path
         assert not np.array_equal(var[...], new[path][...]), f"{name}/{task}: {path} unchanged"
     # the dropout RNG state moved on, so the next step draws new masks
-    assert not all(np.array_equal(a, b)
-                   for a, b in zip(jax.tree.leaves(rest), jax.tree.leaves(new_rest), strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(
+        jax.tree.leaves(model.rest), jax.tree.leaves(new_rest), strict=True))
 
-    # a batch that is all padding (a padded-out last batch) stays finite, gradients included
-    empty = batch(lengths=(0, 0, 0, 0))
-    *_, loss, grads, out = train_step(params, rest, opt_state, *empty)
-    assert np.isfinite(out).all()
-    assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
+    # a batch that is all padding (a padded-out last batch) stays finite
+    *_, opt_state, sums = step(new_params, new_rest, opt_state, zero_sums(),
+                               product_batch(task, lengths=(0, 0, 0, 0)))
+    assert np.isfinite(float(sums["loss"])) and int(opt_state.total_notfinite) == 0
 
 
 @pytest.mark.parametrize("name, config", [(name, {}) for name in BUILTINS]

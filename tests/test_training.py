@@ -12,9 +12,11 @@ import jax
 import numpy as np
 import pytest
 from conftest import TINY
+from flax import nnx
 
 import jaxtext
 from jaxtext import events as ev
+from jaxtext.registry import models
 
 
 class Recorder(jaxtext.Callback):
@@ -72,14 +74,14 @@ def test_same_seed_same_run():
     a = jaxtext.train({**TINY, "epochs": 1, "limit": 400}, callbacks=[])
     b = jaxtext.train({**TINY, "epochs": 1, "limit": 400}, callbacks=[])
     assert a.history.loss.tolist() == b.history.loss.tolist()
-    for x, y in zip(jax.tree.leaves(a.parts.params), jax.tree.leaves(b.parts.params), strict=True):
+    for x, y in zip(jax.tree.leaves(a.model_state.params), jax.tree.leaves(b.model_state.params), strict=True):
         np.testing.assert_array_equal(x, y)
 
 
 def test_save_and_load_are_bit_exact(tiny_run, tmp_path):
     tiny_run.save(tmp_path / "run")
     loaded = jaxtext.load(tmp_path / "run")
-    for a, b in zip(jax.tree.leaves(tiny_run.parts.params), jax.tree.leaves(loaded.parts.params),
+    for a, b in zip(jax.tree.leaves(tiny_run.model_state.params), jax.tree.leaves(loaded.model_state.params),
                     strict=True):
         assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
     for a, b in zip(jax.tree.leaves(tiny_run.opt_state), jax.tree.leaves(loaded.opt_state),
@@ -114,7 +116,7 @@ def test_nan_loss_fails_clearly_and_keeps_last_good_weights():
                        "log_every": 2}, callbacks=[])
     run = info.value.run
     assert run is not None and run.status == "failed"
-    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(run.parts.params))
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(run.model_state.params))
 
 
 def test_early_stopping_restores_the_best_weights():
@@ -124,6 +126,66 @@ def test_early_stopping_restores_the_best_weights():
     assert run.status == "early_stopped"
     best = min(e.validation["loss"] for e in rec.of(ev.EpochEnd))
     assert math.isclose(run.evaluate("validation")["loss"], best, rel_tol=1e-5)
+
+
+def test_plain_functions_work_as_callbacks():
+    """A callback is any function of one event, as documented (a regression: the loop used to
+    call ``cb.on_step`` on every callback)."""
+    seen = []
+    run = jaxtext.train({**TINY, "epochs": 1, "limit": 300}, callbacks=[seen.append,
+                                                                       lambda event: None])
+    assert run.status == "completed"
+    assert isinstance(seen[0], ev.TrainBegin) and isinstance(seen[-1], ev.TrainEnd)
+    assert any(isinstance(e, ev.StepLog) for e in seen)
+
+
+@pytest.mark.parametrize("callbacks", [5, [5], ["progress", object()]])
+def test_callbacks_that_cannot_be_called_are_one_clear_error(callbacks):
+    with pytest.raises(jaxtext.ConfigError, match="callbacks must be") as info:
+        jaxtext.train(TINY, callbacks=callbacks)
+    assert "\n" not in str(info.value)
+
+
+class NoDecoder(nnx.Module):
+    """A language-model plugin without cached decoding (no init_cache / decode_step)."""
+
+    def __init__(self, config, dims, *, rngs):
+        self.embed = nnx.Embed(dims.vocab_size, 8, rngs=rngs)
+        self.out = nnx.Linear(8, dims.num_outputs, rngs=rngs)
+
+    def __call__(self, tokens, mask):
+        return self.out(self.embed(tokens))
+
+
+def test_lm_plugin_without_a_decoder_is_told_what_is_missing():
+    """A regression: the epoch-end samples called init_cache unguarded and killed training."""
+    jaxtext.register_model("no_decoder", NoDecoder)
+    try:
+        lm = {"model": "no_decoder", "task": "lm", "tokenizer": "char", "max_len": 16,
+              "data": ["a small text to model, again and again."] * 40, "epochs": 1}
+        with pytest.raises(jaxtext.ConfigError) as info:
+            jaxtext.train(lm, callbacks=[])
+        message = str(info.value)
+        assert "model 'no_decoder' has no init_cache or decode_step" in message
+        assert "sample_tokens: 0" in message and "Decoder" in message and "\n" not in message
+        run = jaxtext.train({**lm, "sample_tokens": 0}, callbacks=[])
+        assert run.status == "completed" and run.test_metrics["loss"] > 0
+        with pytest.raises(jaxtext.ConfigError, match="cannot generate"):
+            run.generate("a")
+    finally:
+        models.unregister("no_decoder")
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda: None, "must be a class"),
+    (type("NoCall", (), {}), "has no __call__"),
+    (type("BadConfig", (), {"__call__": lambda self, t, m: t, "Config": int}),
+     "Config must be a dataclass"),
+])
+def test_model_plugins_are_checked_when_registered(bad, message):
+    with pytest.raises(jaxtext.ConfigError, match=message):
+        jaxtext.register_model("bad_model", bad)
+    assert "bad_model" not in models.names()
 
 
 def test_unknown_key_is_one_clear_error():

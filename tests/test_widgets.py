@@ -8,12 +8,12 @@ import time
 
 import pytest
 
+from jaxtext import History
 from jaxtext import events as ev
 from jaxtext.callbacks import Callback, TrainingControl
 from jaxtext.widgets import Dashboard, charts, report
 from jaxtext.widgets.dashboard import STOP_REASON
-from jaxtext.widgets.history import RunHistory
-from jaxtext.widgets.summary import run_summary_html, summary_chart
+from jaxtext.widgets.summary import run_summary_html, summary_html
 
 LABELS = ["neg", "pos"]
 
@@ -73,8 +73,8 @@ def drive(callback, events):
             callback(event)
 
 
-def history_of(events) -> RunHistory:
-    h = RunHistory()
+def history_of(events) -> History:
+    h = History()
     for event in events:
         if not isinstance(event, tuple):
             h.update(event)
@@ -154,9 +154,9 @@ def test_svg_is_small_even_for_long_runs():
     assert time.perf_counter() - start < 10
 
 
-def test_summary_chart_renders_offline():
-    svg = charts.to_svg(summary_chart(history_of(synthetic_events())))
-    assert svg.startswith("<svg") and "confusion matrix (test)" not in svg  # no test eval here
+def test_summary_charts_render_offline():
+    svg = summary_html(history_of(synthetic_events()))
+    assert "<svg" in svg and "confusion matrix (test" not in svg  # no test eval here
     assert ">loss<" in svg and ">learning rate<" in svg and "confusion matrix" in svg
 
 
@@ -205,7 +205,7 @@ def test_dashboard_values_after_a_classifier_run():
     assert ">43<" in w["confusion"].value  # the last validation matrix [[33, 10], [7, 43]]
     assert "macro avg" in w["per_class"].value
     assert "&lt;script&gt;" in w["examples"].value and w["examples"].layout.display == ""
-    assert w["samples"].layout.display == "none" and w["classes"].layout.display != "none"
+    assert "samples" not in w and dash.rows["classes"].layout.display != "none"
     assert "completed" in w["message"].value and "accuracy 0.85" in w["message"].value
     assert w["stop"].layout.display == "none"
     assert "<svg" in dash.summary_html and "completed" in dash.summary_html
@@ -224,7 +224,7 @@ def test_dashboard_language_model_samples():
     dash = Dashboard(display=False)
     drive(dash, synthetic_events("lm"))
     w = dash.w
-    assert w["classes"].layout.display == "none" and w["samples"].layout.display == ""
+    assert "classes" not in dash.rows and w["samples"].layout.display == ""
     assert "samples after epoch 3" in w["samples"].value
     assert 'title="p=0.020"' in w["samples"].value and "&lt;b&gt;" in w["samples"].value
     assert "<details><summary>epoch 2" in w["samples"].value
@@ -265,16 +265,10 @@ def test_run_summary_html_from_a_run_like_object():
     h = history_of(synthetic_events())
 
     class FakeRun:
-        name, status, steps, num_params, label_names = "clf", "completed", 120, 1000, LABELS
-        history = [dict(r) for r in h.rows if r["kind"] in ("train", "validation")]
-        test_report = h.evals["validation"]
-        timing = {"total_s": 3.0}
-
-        class config:  # noqa: N801 - stands in for jaxtext.Config
-            task, model, data, epochs, batch_size = "classify", "mlp", "imdb", 3, 32
+        record = h
 
     html = run_summary_html(FakeRun())
-    assert "<svg" in html and "clf" in html and "per class" in html and "completed" in html
+    assert "<svg" in html and "synthetic-classify" in html and "per class" in html and "completed" in html
 
 
 # ---------------------------------------------------------------------------------- kernel

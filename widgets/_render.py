@@ -28,7 +28,7 @@ class ChartRenderer:
         self.timings: list[tuple[str, float, int]] = []
 
     def submit(self, slot: str, build: Callable) -> None:
-        """Render ``build()`` (an ``alt.Chart``) into ``slot`` on the worker thread."""
+        """Render ``build()`` (an ``alt.Chart`` or ``None``) into ``slot`` on the worker thread."""
         with self._cond:
             self._pending[slot] = build
             self._ensure_thread()
@@ -101,7 +101,8 @@ class ChartRenderer:
                 self._busy = True
             start = time.perf_counter()
             try:
-                svg = to_svg(build())
+                chart = build()  # None: nothing to draw yet
+                svg = to_svg(chart) if chart is not None else ""
             except Exception as err:  # noqa: BLE001 - show it in the panel, keep training
                 svg = f"<pre style='color:#c62828'>chart failed: {type(err).__name__}: {err}</pre>"
             seconds = time.perf_counter() - start

@@ -1,11 +1,12 @@
 """The live training dashboard: one ipywidgets layout, built once, whose values change as events
-arrive; a static HTML/SVG summary replaces it when the run ends.
+arrive; a static HTML summary replaces it when the run ends. Both lay out the panels declared in
+``panels.py``; what the run knows is the core's ``jaxtext.History`` fold of the events.
 
 Cost discipline (the loop calls ``on_step`` after every dispatched step):
 
 * ``on_step`` is one ``time.monotonic()`` comparison until ``update_every`` seconds have passed;
   then it moves the progress bar and the status line (a few small comm messages).
-* Charts are re-rendered only when their data changed, at most every ``chart_every`` seconds,
+* Chart panels are re-rendered only when an event that feeds them arrived, at most every ``chart_every`` seconds,
   one batch at a time, and only while the total render time stays under ``max_chart_share`` of
   the elapsed wall clock (epoch-end renders included: on a run of a few seconds the live charts
   may wait for the summary). The SVG is drawn on a worker thread (``_render.py``), which still
@@ -25,14 +26,14 @@ import time
 import warnings
 from typing import Any
 
+from jaxtext import Callback, History
 from jaxtext import events as ev
-from jaxtext.callbacks import Callback
 
-from . import charts, report
+from . import report
 from ._render import ChartRenderer
 from ._subshell import route_to_subshell
-from .history import RunHistory
-from .summary import summary_chart, summary_html, summary_tables_html, summary_top_html
+from .panels import layout
+from .summary import render_panels, summary_html
 
 STOP_REASON = "stopped from the dashboard"
 _BAR_STYLES = {"completed": "success", "early_stopped": "success", "interrupted": "warning",
@@ -65,9 +66,10 @@ class Dashboard(Callback):
         self.max_chart_share = max_chart_share
         self.display = display
         self.summary = summary
-        self.history = RunHistory()
+        self.history = History()
         self.widget = None  # the root VBox, built at on_train_begin
-        self.w: dict[str, Any] = {}  # its parts by name
+        self.w: dict[str, Any] = {}  # its parts by name (panels by panel name)
+        self.rows: dict[str, Any] = {}  # panel rows by row name (see panels.py)
         self.stop_route: str | None = None  # subshell id when Stop works while busy
         self.stop_clicked = False
         self.summary_html = ""  # the static summary, as one HTML string, after the run
@@ -78,13 +80,13 @@ class Dashboard(Callback):
         self._t0 = time.monotonic()
         self._next_update = 0.0
         self._next_chart = 0.0
-        self._rendered: dict[str, Any] = {}  # slot -> data key of the last submitted render
+        self._rendered: dict[str, Any] = {}  # panel -> stale key of its last draw / render
         self._log_clock = 0.0  # monotonic time of the last StepLog
 
     # ----------------------------------------------------------------------------- events
 
     def on_train_begin(self, event: ev.TrainBegin) -> None:
-        self.history = RunHistory()
+        self.history = History()
         self.history.update(event)
         self._t0 = time.monotonic()
         self._step, self._next_update, self._next_chart, self._rendered = 0, 0.0, 0.0, {}
@@ -186,8 +188,6 @@ class Dashboard(Callback):
     def _build(self, begin: ev.TrainBegin) -> None:
         import ipywidgets as W
 
-        lm = begin.task == "lm"
-        hidden = W.Layout(display="none")
         w = self.w = {
             "header": W.HTML(report.header_html(begin)),
             "progress": W.IntProgress(value=0, min=0, max=max(1, begin.total_steps),
@@ -197,30 +197,24 @@ class Dashboard(Callback):
                              tooltip="Stop at the next step and keep the weights",
                              layout=W.Layout(width="auto")),
             "metrics": W.HTML(report.metrics_line_html(None, None)),
-            "loss": W.HTML(""),
-            "validation": W.HTML(""),
-            "lr": W.HTML(""),
-            "confusion": W.HTML(""),
-            "per_class": W.HTML(""),
-            "examples": W.HTML(""),
-            "samples": W.HTML(""),
             "message": W.HTML(""),
         }
+        self.panels = layout(begin.task)
+        self.rows = {}
+        for row, panels in self.panels.items():
+            for panel in panels:  # hidden until it has something to show
+                w[panel.name] = W.HTML("", layout=W.Layout(display="none"))
+            self.rows[row] = W.HBox([w[p.name] for p in panels], layout=W.Layout(
+                flex_flow="row wrap", gap="16px 24px", align_items="flex-start"))
+            self.rows[row].add_class(f"jaxtext-row-{row}")
         for name, part in w.items():
             part.add_class(f"jaxtext-{name.replace('_', '-')}")  # stable hooks for tests / CSS
         w["stop"].on_click(self._on_stop_click)
-        w["charts"] = W.HBox([W.VBox([w["loss"], w["lr"]]), w["validation"]],
-                             layout=W.Layout(flex_flow="row wrap", gap="24px"))
-        w["classes"] = W.HBox([w["confusion"], w["per_class"]],
-                              layout=hidden if lm else W.Layout(gap="16px",
-                                                                align_items="flex-start"))
-        w["examples"].layout = W.Layout(display="none")
-        w["samples"].layout = W.Layout(display="none")
         self.widget = W.VBox([
             w["header"],
             W.HBox([w["progress"], w["status"], w["stop"]],
                    layout=W.Layout(align_items="center", gap="8px")),
-            w["metrics"], w["message"], w["charts"], w["classes"], w["examples"], w["samples"],
+            w["metrics"], w["message"], *self.rows.values(),
         ], layout=W.Layout(border=f"1px solid {report.BORDER}", padding="6px 10px"))
         self.widget.add_class("jaxtext-dashboard")
 
@@ -256,7 +250,7 @@ class Dashboard(Callback):
             elif h.interrupt is not None:
                 w["message"].value = (f"<div>stopping at step {h.interrupt.step:,}: "
                                       f"{report.esc(h.interrupt.reason)}…</div>")
-            self._refresh_tables()
+            self._refresh_html_panels()
         self._apply_renders()
         # A render the budget defers is retried at every refresh: _next_chart only moves on
         # when a batch is submitted.
@@ -269,49 +263,31 @@ class Dashboard(Callback):
         cost = self._renderer.seconds_spent() + self._renderer.expected_seconds(slots)
         return cost <= self.max_chart_share * (now - self._t0)
 
-    def _refresh_tables(self) -> None:
-        h, w = self.history, self.w
-        rep = h.report
-        key = id(rep), len(h.samples)
-        if self._rendered.get("tables") == key:
-            return
-        self._rendered["tables"] = key
-        if rep is not None and rep.per_class:
-            w["per_class"].value = report.section(f"per class ({rep.split}, epoch {rep.epoch})",
-                                                  report.per_class_html(rep.per_class))
-        if rep is not None and rep.examples:
-            w["examples"].value = report.section(
-                "most confident mistakes", report.misclassified_html(rep.examples,
-                                                                     rep.label_names))
-            w["examples"].layout.display = ""
-        if h.samples:
-            w["samples"].value = report.samples_html(h.samples)
-            w["samples"].layout.display = ""
+    def _panels(self, kind: str):
+        return [p for row in self.panels.values() for p in row if p.kind == kind]
+
+    def _refresh_html_panels(self) -> None:
+        """HTML panels are cheap: redraw each one whose feeding events arrived."""
+        for panel in self._panels("html"):
+            key = panel.stale_key(self.history)
+            if self._rendered.get(panel.name) == key:
+                continue
+            self._rendered[panel.name] = key
+            self._show(panel.name, panel.draw(self.history, panel.title))
 
     def _submit_charts(self, now: float, force: bool = False) -> None:
-        if not force and not self._renderer.idle():  # one batch at a time
+        """Send the stale chart panels to the renderer, one batch at a time, within budget."""
+        if not force and not self._renderer.idle():
             return
         h = self.history
-        rows = list(h.rows)  # snapshot: the worker must not see later appends
-        n_train = sum(r["kind"] == "train" for r in rows)
-        n_val = len(rows) - n_train
-        jobs = {
-            "loss": ((n_train, n_val), lambda: charts.loss_chart(rows)),
-            "validation": (n_val, lambda: charts.metrics_chart(rows)),
-            "lr": (n_train, lambda: charts.lr_chart(rows, height=60)),
-        }
-        rep = h.report
-        if rep is not None and rep.confusion_matrix:
-            title = f"confusion matrix ({rep.split}, epoch {rep.epoch})"
-            jobs["confusion"] = (id(rep), lambda: charts.confusion_chart(
-                rep.confusion_matrix, rep.label_names, title=title))
-        stale = [slot for slot, (key, _) in jobs.items() if self._rendered.get(slot) != key]
-        if not rows or not stale or not force and not self._within_budget(now, stale):
+        stale = {p.name: p for p in self._panels("chart")
+                 if self._rendered.get(p.name) != p.stale_key(h)}
+        if not stale or not force and not self._within_budget(now, list(stale)):
             return
-        for slot in stale:
-            key, build = jobs[slot]
-            self._rendered[slot] = key
-            self._renderer.submit(slot, build)
+        snapshot = h.snapshot()  # the worker must not see later events
+        for name, panel in stale.items():
+            self._rendered[name] = panel.stale_key(h)
+            self._renderer.submit(name, lambda p=panel: p.draw(snapshot, p.title))
         self._next_chart = now + self.chart_every
 
     def _apply_renders(self) -> None:
@@ -319,29 +295,30 @@ class Dashboard(Callback):
         if not done:
             return
         with self.widget.hold_sync():
-            for slot, svg in done.items():
-                self.w[slot].value = svg
+            for name, svg in done.items():
+                self._show(name, svg)
+
+    def _show(self, name: str, content: str | None) -> None:
+        part = self.w[name]
+        if content:
+            part.value = content
+        part.layout.display = "" if part.value else "none"
 
     # ----------------------------------------------------------------------------- summary
 
     def _summary_html(self) -> str:
         try:
-            self._summary_svg = charts.to_svg(summary_chart(self.history))
+            self._summary_charts = render_panels(self.history)
         except Exception as err:  # noqa: BLE001 - a summary without charts beats none
-            self._summary_svg = f"<pre>charts failed: {report.esc(err)}</pre>"
-        return summary_html(self.history, self._summary_svg)
+            self._summary_charts = {"loss": f"<pre>charts failed: {report.esc(err)}</pre>"}
+        return summary_html(self.history, self._summary_charts)
 
     def _show_summary(self) -> None:
-        """Replace the live widget by static outputs: HTML head, one SVG of all charts, HTML
-        tables. SVG goes out as ``image/svg+xml`` (kept by every renderer, trusted or not)."""
-        from IPython.display import HTML, SVG, display
+        """Replace the live widget by the static summary: one HTML output that needs no kernel
+        and no widget state (saved notebooks, nbviewer, GitHub)."""
+        from IPython.display import HTML
 
-        self._handle.update(HTML(summary_top_html(self.history)))
-        if self._summary_svg.startswith("<svg"):
-            display(SVG(self._summary_svg))
-        tables = summary_tables_html(self.history)
-        if tables:
-            display(HTML(tables))
+        self._handle.update(HTML(self.summary_html))
         _close_tree(self.widget)
         self.widget = None
 

@@ -27,7 +27,6 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxtext.models.base import Dims
 from jaxtext.models.layers import (
     POOLINGS,
     check_positive,
@@ -36,6 +35,7 @@ from jaxtext.models.layers import (
     pool,
     take_rows,
 )
+from jaxtext.protocols import Dims
 from jaxtext.registry import register_model
 
 
@@ -212,7 +212,7 @@ class LSTM(nnx.Module):
             x = self.dropout(jnp.concatenate(outs, axis=-1))
         return x, finals
 
-    # -- cached decoding (lm); see jaxtext.models.base ------------------------------------
+    # -- cached decoding (lm); see jaxtext.protocols.Decoder ------------------------------
     max_decode_len = None  # the carries do not grow: generation has no length limit
 
     def init_cache(self, batch_size: int, max_len: int) -> dict:

@@ -26,7 +26,6 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxtext.models.base import Dims
 from jaxtext.models.layers import (
     FeedForward,
     check_positive,
@@ -35,6 +34,7 @@ from jaxtext.models.layers import (
     masked_mean,
     take_rows,
 )
+from jaxtext.protocols import Dims
 from jaxtext.registry import register_model
 
 _HASH_PRIME = 1_000_003  # odd multiplier of the rolling n-gram hash (uint32 arithmetic wraps)
@@ -152,7 +152,7 @@ class MLP(nnx.Module):
         e = self.embed(windows)
         return self.head(self.dropout(e.reshape(e.shape[:-2] + (-1,))))
 
-    # -- cached decoding (lm); see jaxtext.models.base ------------------------------------
+    # -- cached decoding (lm); see jaxtext.protocols.Decoder ------------------------------
     max_decode_len = None  # the window slides: generation has no length limit
 
     def init_cache(self, batch_size: int, max_len: int) -> jax.Array:

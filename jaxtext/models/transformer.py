@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxtext.models.base import Dims
 from jaxtext.models.layers import check_positive, check_rate, last_index, masked_mean, take_rows
+from jaxtext.protocols import Dims
 from jaxtext.registry import register_model
 
 # Masked scores get this instead of -inf: a row with no visible key (an all-padding row)
@@ -229,7 +229,7 @@ class Transformer(nnx.Module):
     def _logits(self, h: jax.Array) -> jax.Array:
         return self.embed.attend(h) if self.head is None else self.head(h)
 
-    # -- cached decoding (lm); see jaxtext.models.base ------------------------------------
+    # -- cached decoding (lm); see jaxtext.protocols.Decoder ------------------------------
     def init_cache(self, batch_size: int, max_len: int) -> dict:
         """Keys and values of every block: ``{"k", "v"}``, float32[layers, B, heads, len, Dh]."""
         if max_len > self.max_len:

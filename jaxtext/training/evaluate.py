@@ -1,30 +1,40 @@
-"""Evaluate a run on a prepared split: one jitted eval step per batch, one fetch at the end."""
+"""Evaluate model state on prepared data: one jitted eval step per batch, one fetch at the end.
+
+Every function takes a ``ModelState`` (weights) and the data or tokenizer it needs, never a
+``Run``, so the trainer can call them mid-training and the ``Run`` after it.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import jax
 import numpy as np
 
 from jaxtext import events as ev
-from jaxtext.data.batching import classify_batches, lm_batches
+from jaxtext.data.batching import classify_batches, lm_batches, pack_lm
+from jaxtext.data.prepare import PreparedData
+from jaxtext.data.texts import all_rows, encode_texts
+from jaxtext.errors import DataError
 from jaxtext.training.metrics import classification_metrics, language_model_metrics
+from jaxtext.training.sharding import DataParallel
+from jaxtext.training.state import ModelState
 from jaxtext.training.steps import eval_step_fn
 
 MISCLASSIFIED_SHOWN = 5
 
 
-def predict_probs(run, encoded_split) -> np.ndarray:
+def predict_probs(model: ModelState, encoded_split, *, num_classes: int, batch_size: int,
+                  max_len: int, dp: DataParallel) -> np.ndarray:
     """float32[N, C] class probabilities for every example of an encoded split, in order."""
-    dp, cfg = run.dp, run.config
-    step = eval_step_fn(run.parts, "classify")
+    step = eval_step_fn(model, "classify")
     outputs, indices = [], []
-    batches = classify_batches(encoded_split, cfg.batch_size, shuffle=False, seed=cfg.seed,
-                               epoch=0, max_len=cfg.max_len, pad_to_multiple=dp.num_devices)
+    batches = classify_batches(encoded_split, batch_size, shuffle=False, seed=0, epoch=0,
+                               max_len=max_len, pad_to_multiple=dp.num_devices)
     for batch in batches:
-        outputs.append(step(run.parts.params, run.parts.rest, dp.shard_batch(batch)))
+        outputs.append(step(model.params, model.rest, dp.shard_batch(batch)))
         indices.append(batch.index)
-    n = len(encoded_split)
-    probs = np.zeros((n, run.dims.num_outputs), np.float32)
+    probs = np.zeros((len(encoded_split), num_classes), np.float32)
     if not outputs:
         return probs
     index = np.concatenate(indices)
@@ -34,21 +44,39 @@ def predict_probs(run, encoded_split) -> np.ndarray:
     return probs
 
 
-def evaluate_split(run, split: str, *, epoch: int = 0, step: int = 0) -> ev.EvalResult:
-    prepared = run.prepared
-    if run.config.task == "lm":
-        sums = lm_sums(run, prepared.packed[split])
-        metrics = language_model_metrics(sums["loss"], sums["count"], prepared.chars(split))
+def lm_sums(model: ModelState, packed: np.ndarray, *, batch_size: int,
+            dp: DataParallel) -> dict:
+    """Summed NLL and token count over a packed LM split (device sums, one fetch)."""
+    step = eval_step_fn(model, "lm")
+    total = None
+    for batch in lm_batches(packed, batch_size, shuffle=False, seed=0, epoch=0,
+                            pad_to_multiple=dp.num_devices):
+        sums = step(model.params, model.rest, dp.shard_batch(batch))
+        total = sums if total is None else jax.tree.map(lambda a, b: a + b, total, sums)
+    if total is None:
+        return {"loss": 0.0, "count": 0.0}
+    return {k: float(v) for k, v in jax.device_get(total).items()}
+
+
+def evaluate_split(model: ModelState, data: PreparedData, split: str, *, dp: DataParallel,
+                   epoch: int = 0, step: int = 0) -> ev.EvalResult:
+    """Metrics of ``model`` on one prepared split ('train', 'validation' or 'test')."""
+    cfg = data.config
+    if cfg.task == "lm":
+        sums = lm_sums(model, data.packed[split], batch_size=cfg.batch_size, dp=dp)
+        metrics = language_model_metrics(sums["loss"], sums["count"], data.chars(split))
         return ev.EvalResult(split=split, epoch=epoch, step=step, metrics=metrics)
-    encoded = prepared.encoded[split]
-    probs = predict_probs(run, encoded)
-    return classification_result(run, probs, encoded.labels, split, epoch, step,
+    encoded = data.encoded[split]
+    probs = predict_probs(model, encoded, num_classes=len(data.label_names),
+                          batch_size=cfg.batch_size, max_len=cfg.max_len, dp=dp)
+    return classification_result(probs, encoded.labels, data.label_names, split, epoch, step,
                                  texts=encoded.texts)
 
 
-def classification_result(run, probs, labels, split, epoch, step, texts=None) -> ev.EvalResult:
+def classification_result(probs, labels, label_names, split, epoch, step,
+                          texts=None) -> ev.EvalResult:
     """Metrics plus the most confidently misclassified examples (``texts(rows) -> list``)."""
-    report = classification_metrics(probs, np.asarray(labels), run.label_names)
+    report = classification_metrics(probs, np.asarray(labels), label_names)
     examples = []
     if texts is not None and len(labels):
         predicted = probs.argmax(1)
@@ -58,108 +86,40 @@ def classification_result(run, probs, labels, split, epoch, step, texts=None) ->
         for i, text in zip(shown, texts(shown), strict=True):
             examples.append({
                 "text": text if len(text) <= 400 else text[:400] + "…",
-                "label": run.label_names[int(labels[i])],
-                "predicted": run.label_names[int(predicted[i])],
-                "probs": {n: float(p) for n, p in zip(run.label_names, probs[i], strict=True)},
+                "label": label_names[int(labels[i])],
+                "predicted": label_names[int(predicted[i])],
+                "probs": {n: float(p) for n, p in zip(label_names, probs[i], strict=True)},
             })
     metrics = {k: report[k] for k in ("loss", "accuracy", "macro_f1")}
     return ev.EvalResult(split=split, epoch=epoch, step=step, metrics=metrics,
-                         label_names=list(run.label_names),
+                         label_names=list(label_names),
                          confusion_matrix=report["confusion_matrix"].tolist(),
                          per_class=report["per_class"], examples=examples)
 
 
-def lm_sums(run, packed: np.ndarray) -> dict:
-    """Summed NLL and token count over a packed LM split (device sums, one fetch)."""
-    dp, cfg = run.dp, run.config
-    step = eval_step_fn(run.parts, "lm")
-    total = None
-    batches = lm_batches(packed, cfg.batch_size, shuffle=False, seed=cfg.seed, epoch=0,
-                         pad_to_multiple=dp.num_devices)
-    for batch in batches:
-        sums = step(run.parts.params, run.parts.rest, dp.shard_batch(batch))
-        total = sums if total is None else jax.tree.map(lambda a, b: a + b, total, sums)
-    if total is None:
-        return {"loss": 0.0, "count": 0.0}
-    return {k: float(v) for k, v in jax.device_get(total).items()}
-
-
-def evaluate_encoded(run, data) -> ev.EvalResult:
+def evaluate_data(model: ModelState, tokenizer, config, label_names: list[str], data: Any, *,
+                  dp: DataParallel, step: int = 0) -> ev.EvalResult:
     """Evaluate on data outside the run's splits: every row of ``data`` is used.
 
     ``data``: anything ``jaxtext.data.load_data`` reads (a name, "csv:PATH", a DataFrame,
     (texts, labels), ...). Labels are matched to the run's classes by name.
     """
-    from jaxtext.errors import DataError
-
-    cfg = run.config
-    texts, labels = all_rows(data, task=cfg.task, text_column=cfg.text_column,
-                             label_column=cfg.label_column)
-    if cfg.task == "lm":
-        from jaxtext.data.batching import pack_lm
-
-        encoded = encode_texts(run.tokenizer, texts, None)
-        sums = lm_sums(run, pack_lm(encoded, cfg.max_len))
-        return ev.EvalResult(split="data", epoch=0, step=run.steps, metrics=language_model_metrics(
+    texts, labels = all_rows(data, task=config.task, text_column=config.text_column,
+                             label_column=config.label_column)
+    if config.task == "lm":
+        encoded = encode_texts(tokenizer, texts, None)
+        sums = lm_sums(model, pack_lm(encoded, config.max_len), batch_size=config.batch_size,
+                       dp=dp)
+        return ev.EvalResult(split="data", epoch=0, step=step, metrics=language_model_metrics(
             sums["loss"], sums["count"], encoded.num_chars))
-    index = {name: i for i, name in enumerate(run.label_names)}
+    index = {name: i for i, name in enumerate(label_names)}
     unknown = sorted({str(x) for x in labels} - set(index))
     if unknown:
         raise DataError(f"labels {unknown[:5]} are not classes of this run "
-                        f"({', '.join(run.label_names)}); map them to these names first")
+                        f"({', '.join(label_names)}); map them to these names first")
     ids = np.array([index[str(x)] for x in labels], np.int32)
-    encoded = encode_texts(run.tokenizer, texts, cfg.max_len, ids)
-    probs = predict_probs(run, encoded)
-    return classification_result(run, probs, ids, "data", 0, run.steps,
+    encoded = encode_texts(tokenizer, texts, config.max_len, ids)
+    probs = predict_probs(model, encoded, num_classes=len(label_names),
+                          batch_size=config.batch_size, max_len=config.max_len, dp=dp)
+    return classification_result(probs, ids, label_names, "data", 0, step,
                                  texts=lambda rows: [texts[int(r)] for r in rows])
-
-
-def encode_texts(tokenizer, texts: list[str], max_len: int | None, labels=None):
-    """An EncodedSplit for texts outside any dataset (predict, evaluate on new data)."""
-    from jaxtext.data.tokenizers import EncodedSplit
-
-    rows = tokenizer.encode(texts, max_len)
-    offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
-    ids = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
-    chars = sum(len(t) for t in texts) + len(texts)
-    return EncodedSplit(ids, offsets, labels, chars, None)
-
-
-def all_rows(data, *, task: str, text_column: str, label_column: str):
-    """(texts, labels by name) of every row of ``data``, whatever its form.
-
-    In-memory tables are read directly (no splitting, so a handful of rows works);
-    names and paths go through ``load_data`` and all three splits are used.
-    """
-    import datasets
-    import pandas as pd
-
-    from jaxtext.data.sources import load_data
-    from jaxtext.errors import DataError
-
-    if isinstance(data, tuple) and len(data) == 2:
-        return [str(t) for t in data[0]], list(data[1])
-    if isinstance(data, list) and task == "lm":
-        return [str(t) for t in data], []
-    if isinstance(data, (pd.DataFrame, dict, datasets.Dataset)):
-        columns = data if not isinstance(data, pd.DataFrame) else {c: data[c] for c in data}
-        names = list(columns.column_names if isinstance(data, datasets.Dataset) else columns)
-        for column in (text_column,) + ((label_column,) if task == "classify" else ()):
-            if column not in names:
-                raise DataError(f"column '{column}' not found; columns: {', '.join(names)}")
-        texts = [str(t) for t in columns[text_column]]
-        if task != "classify":
-            return texts, []
-        labels = list(columns[label_column])
-        if isinstance(data, datasets.Dataset):
-            feature = data.features[label_column]
-            if isinstance(feature, datasets.ClassLabel):
-                labels = [feature.int2str(int(i)) for i in labels]
-        return texts, labels
-    loaded = load_data(data, task=task, text_column=text_column, label_column=label_column)
-    texts, labels = [], []
-    for split in loaded.splits.values():
-        texts += list(split["text"])
-        if task == "classify":
-            labels += [loaded.label_names[int(i)] for i in split["label"]]
-    return texts, labels

@@ -11,35 +11,16 @@ which lets a re-run of the same notebook cell reuse them instead of compiling ag
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from jaxtext.training.state import ModelState
+
 _CACHE: dict[Any, Callable] = {}
-
-
-class ModelParts(NamedTuple):
-    """A model split for pure functions: two graph definitions (dropout on / off) and state."""
-
-    train_graph: Any
-    eval_graph: Any
-    params: Any  # nnx.State of nnx.Param
-    rest: Any  # nnx.State of everything else (RNG counters, ...)
-
-
-def split_model(model: nnx.Module) -> ModelParts:
-    model.train()
-    train_graph, params, rest = nnx.split(model, nnx.Param, ...)
-    model.eval()
-    eval_graph, _, _ = nnx.split(model, nnx.Param, ...)
-    return ModelParts(train_graph, eval_graph, params, rest)
-
-
-def merge_model(graph, params, rest) -> nnx.Module:
-    return nnx.merge(graph, params, rest)
 
 
 def classify_loss(logits: jax.Array, batch) -> tuple[jax.Array, dict]:
@@ -75,12 +56,12 @@ def model_inputs(batch) -> tuple[jax.Array, jax.Array]:
     return batch.inputs, batch.inputs != 0
 
 
-def train_step_fn(parts: ModelParts, tx: optax.GradientTransformation, task: str, key: Any):
+def train_step_fn(model: ModelState, tx: optax.GradientTransformation, task: str, key: Any):
     """The jitted train step for this model structure, optimizer and task (cached)."""
-    cache_key = ("train", parts.train_graph, key, task)
+    cache_key = ("train", model.train_graph, key, task)
     if cache_key in _CACHE:
         return _CACHE[cache_key]
-    graph = parts.train_graph
+    graph = model.train_graph
     loss_fn = classify_loss if task == "classify" else lm_loss
 
     def train_step(params, rest, opt_state, sums, batch):
@@ -103,12 +84,12 @@ def train_step_fn(parts: ModelParts, tx: optax.GradientTransformation, task: str
     return fn
 
 
-def eval_step_fn(parts: ModelParts, task: str):
+def eval_step_fn(model: ModelState, task: str):
     """classify: probabilities float[B, C]; lm: (nll_sum, token_count) as a dict of sums."""
-    cache_key = ("eval", parts.eval_graph, task)
+    cache_key = ("eval", model.eval_graph, task)
     if cache_key in _CACHE:
         return _CACHE[cache_key]
-    graph = parts.eval_graph
+    graph = model.eval_graph
 
     if task == "classify":
         def eval_step(params, rest, batch):

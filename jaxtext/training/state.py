@@ -1,0 +1,77 @@
+"""A model as plain state: the one place a config becomes a model, and its functional split.
+
+``ModelState`` is what training produces and what evaluation, generation, saving and the
+``Run`` consume: two graph definitions (dropout on for training, off for evaluation) plus
+the arrays. It holds no data and no tokenizer; pass those alongside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+from flax import nnx
+
+from jaxtext.config import Config
+from jaxtext.history import History
+from jaxtext.protocols import Dims
+from jaxtext.registry import models
+
+
+class ModelState(NamedTuple):
+    """A model split for pure functions: ``nnx.merge(graph, params, rest)`` rebuilds it."""
+
+    train_graph: Any  # graphdef with dropout on
+    eval_graph: Any  # graphdef with dropout off
+    params: Any  # nnx.State of nnx.Param
+    rest: Any  # nnx.State of everything else (RNG counters, ...)
+
+    def module(self, train: bool = False) -> nnx.Module:
+        """The NNX module with these weights (eval mode unless ``train``)."""
+        return nnx.merge(self.train_graph if train else self.eval_graph, self.params, self.rest)
+
+    @property
+    def num_params(self) -> int:
+        return int(sum(np.prod(x.shape) for x in jax.tree.leaves(self.params)))
+
+
+def model_from_config(config: Config, dims: Dims) -> nnx.Module:
+    """Build the registered model ``config.model`` with its keys; seeded by ``config.seed``."""
+    model_cls = models.get(config.model)
+    rngs = nnx.Rngs(params=config.seed, dropout=config.seed + 1)
+    return model_cls(config.model_args, dims, rngs=rngs)
+
+
+def split_model(model: nnx.Module) -> ModelState:
+    model.train()
+    train_graph, params, rest = nnx.split(model, nnx.Param, ...)
+    model.eval()
+    eval_graph, _, _ = nnx.split(model, nnx.Param, ...)
+    return ModelState(train_graph, eval_graph, params, rest)
+
+
+def init_model_state(config: Config, dims: Dims) -> ModelState:
+    """A freshly initialised model for ``config`` and the data's ``dims``."""
+    return split_model(model_from_config(config, dims))
+
+
+@dataclass(frozen=True)
+class TrainedState:
+    """Everything a ``Run`` is made of: what training returns and what loading a run reads.
+
+    ``data`` is the tokenized data of the training session (``None`` for a loaded run, which
+    prepares its splits again when asked to evaluate on them); ``history`` is the folded event
+    stream, which also says how the run ended (``history.end``).
+    """
+
+    config: Config
+    tokenizer: Any
+    label_names: tuple[str, ...]
+    dims: Dims
+    model: ModelState
+    opt_state: Any
+    total_steps: int  # steps of the whole schedule (the optimizer is rebuilt from it on load)
+    history: History
+    data: Any = None  # jaxtext.data.prepare.PreparedData | None
