@@ -29,7 +29,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from jaxtext.errors import ConfigError
+from jaxtext.errors import ConfigError, shown
 
 
 @dataclass(frozen=True)
@@ -186,4 +186,4 @@ def check_callable(kind: str, name: str, obj: Any) -> None:
 def check_callback(obj: Any) -> None:
     if not callable(obj):
         raise ConfigError(f"callbacks must be registered names, jaxtext.Callback objects or "
-                          f"functions of one event, not {type(obj).__name__} ({obj!r:.40})")
+                          f"functions of one event, not {type(obj).__name__} ({shown(obj)})")

@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from jaxtext import protocols
-from jaxtext.errors import ConfigError, UnknownNameError, did_you_mean
+from jaxtext.errors import ConfigError, UnknownNameError, did_you_mean, shown
 
 
 @dataclass
@@ -79,7 +79,7 @@ class Registry:
         if not isinstance(name, str) or name not in self._entries:
             known = ", ".join(sorted(self._entries))
             raise UnknownNameError(
-                f"unknown {self.kind} '{name}'{did_you_mean(name, self._entries)}; "
+                f"unknown {self.kind} {shown(name)}{did_you_mean(name, self._entries)}; "
                 f"known {self.kind}s: {known}"
             )
         return self._entries[name].load()
@@ -122,7 +122,7 @@ def list_plugins(kinds: list[str] | None = None) -> list[dict[str, str]]:
     for word in kinds or REGISTRIES:
         kind = word if word in REGISTRIES else f"{word}s"
         if kind not in REGISTRIES:
-            raise ConfigError(f"nothing to list as '{word}'{did_you_mean(word, REGISTRIES)}; "
+            raise ConfigError(f"nothing to list as {shown(word)}{did_you_mean(word, REGISTRIES)}; "
                               f"choose from {', '.join(REGISTRIES)}")
         wanted.append(kind)
     return [{"kind": REGISTRIES[kind].kind, "name": name, "source": source}

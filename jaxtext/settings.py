@@ -31,7 +31,7 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import ScalarNode, SequenceNode
 
-from jaxtext.errors import ConfigError, did_you_mean
+from jaxtext.errors import ConfigError, did_you_mean, not_utf8, shown
 
 __all__ = [
     "did_you_mean",
@@ -96,7 +96,7 @@ class _Loader(yaml.SafeLoader):
             raise
         except Exception:  # e.g. AttributeError inside the timestamp constructor
             raise ConstructorError(
-                None, None, f"{_short_tag(node.tag)} cannot read {_node_text(node)!r}",
+                None, None, f"{_short_tag(node.tag)} cannot read {shown(_node_text(node))}",
                 node.start_mark,
             ) from None
 
@@ -165,6 +165,9 @@ def parse_yaml_settings(
     Traceback (most recent call last):
     jaxtext.errors.ConfigError: duplicate key 'lr' at line 2 of the cell body; keep one
     """
+    if not isinstance(text, str):
+        raise ConfigError(f"{source} must be text ('key: value' lines), not "
+                          f"{type(text).__name__}")
     try:
         values = yaml.load(text, Loader=_Loader)
     except _DuplicateKey as e:
@@ -174,6 +177,8 @@ def parse_yaml_settings(
     except yaml.YAMLError as e:
         raise ConfigError(f"{source} is not valid YAML{_where(e, text, first_line)}: "
                           f"{_problem(e)}") from None
+    except RecursionError:
+        raise ConfigError(f"{source} is nested too deeply to be settings") from None
     except Exception as e:  # a safe constructor failing outside a node (defensive)
         raise ConfigError(f"{source} is not valid YAML: {type(e).__name__}") from None
     if values is None:
@@ -197,12 +202,12 @@ def _where(error: yaml.YAMLError, text: str, first_line: int) -> str:
 
 def _problem(error: yaml.YAMLError) -> str:
     problem = getattr(error, "problem", None) or str(error)
-    return (problem.splitlines() or [type(error).__name__])[0]
+    return (problem.splitlines() or [type(error).__name__])[0][:200]
 
 
 def _check_key(key: Any) -> str:
     if not isinstance(key, str) or not _KEY.match(key):
-        raise ConfigError(f"config keys are names such as 'epochs', not {key!r}")
+        raise ConfigError(f"config keys are names such as 'epochs', not {shown(key)}")
     return key
 
 
@@ -212,8 +217,10 @@ def read_settings_file(path: str | Path) -> dict[str, Any]:
         text = Path(path).read_text()
     except FileNotFoundError:
         raise ConfigError(f"config file '{path}' not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        reason = getattr(e, "strerror", None) or type(e).__name__
+    except UnicodeDecodeError as e:
+        raise ConfigError(not_utf8(f"config file '{path}'", e)) from None
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
         raise ConfigError(f"cannot read config file '{path}': {reason}") from None
     return parse_yaml_settings(text, source=f"config file '{path}'")
 
@@ -229,13 +236,18 @@ def parse_value(text: str) -> Any:
     >>> parse_value("no"), parse_value("1:30"), parse_value("[a, b]"), parse_value("a: b")
     ('no', '1:30', ['a', 'b'], 'a: b')
     """
+    if not isinstance(text, str):
+        raise ConfigError(f"a setting's value is text, not {type(text).__name__}")
     if not text.strip():
         return text
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError:  # e.g. a control character: not YAML, so text
+        return text
     try:
         try:
             node = loader.get_single_node()
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             return text
         one_value = isinstance(node, ScalarNode) or (
             isinstance(node, SequenceNode) and node.flow_style
@@ -245,7 +257,9 @@ def parse_value(text: str) -> Any:
         try:
             return loader.construct_document(node)
         except (yaml.YAMLError, _DuplicateKey) as e:  # e.g. `!!int x`: refused as in a body
-            raise ConfigError(f"value {text!r} is not valid YAML: {_problem(e)}") from None
+            raise ConfigError(f"value {shown(text)} is not valid YAML: {_problem(e)}") from None
+        except RecursionError:
+            raise ConfigError(f"value {shown(text)} is nested too deeply") from None
     finally:
         loader.dispose()
 
@@ -264,6 +278,8 @@ def parse_tokens(tokens: list[str]) -> dict[str, Any]:
     >>> parse_tokens(["--set=dim=8"])
     {'dim': 8}
     """
+    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
+        raise ConfigError("settings are a list of text tokens such as ['--epochs', '2']")
     settings: dict[str, Any] = {}
     i = 0
     while i < len(tokens):
@@ -288,7 +304,7 @@ def parse_tokens(tokens: list[str]) -> dict[str, Any]:
                 settings[_token_key(key)] = value
                 continue
         elif "=" not in token:
-            raise ConfigError(f"unexpected '{token}': settings are --key VALUE or key=VALUE")
+            raise ConfigError(f"unexpected {shown(token)}: settings are --key VALUE or key=VALUE")
         key, _, text = token.partition("=")
         settings[_token_key(key)] = parse_value(text)
     return settings
@@ -297,7 +313,7 @@ def parse_tokens(tokens: list[str]) -> dict[str, Any]:
 def _token_key(key: str) -> str:
     name = key.replace("-", "_")
     if not _KEY.match(name):
-        raise ConfigError(f"'{key}' is not a config key name")
+        raise ConfigError(f"{shown(key)} is not a config key name")
     return name
 
 

@@ -228,7 +228,7 @@ def test_blank_texts_and_missing_labels_are_dropped_with_a_warning():
         ({"text": ["a", "b"] * 5, "target": [0, 1] * 5}, {}, r"label_column='target'"),
         ({"text": [], "label": []}, {}, r"empty"),
         ({"text": ["a", "b", "c"] * 5, "label": ["x"] * 15}, {}, r"single class \('x'\).*label_column="),
-        ({"text": ["", " "] * 5, "label": [0, 1] * 5}, {}, r"every text in split 'train' is empty"),
+        ({"text": ["", " "] * 5, "label": [0, 1] * 5}, {}, r"every text in column 'text' of split 'train' is empty"),
         ({"text": [1, 2] * 5, "label": [0, 1] * 5}, {}, r"holds int64, not text"),
         ({"text": ["a", "b"] * 5, "label": [0.5, 1.0] * 5}, {}, r"fractional"),
         ("imbd", {}, r"unknown dataset 'imbd' \(did you mean 'imdb'\?\)"),

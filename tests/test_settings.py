@@ -208,8 +208,8 @@ def test_train_options_are_pulled_out_and_the_rest_kept_in_order():
     args = parse_train_args(
         ["--out", "runs/x", "--prompt", "-h", "--quiet", "--json=m.json", "--set", "hidden=8"]
     )
-    assert (args.out, args.json, args.quiet, args.help) == ("runs/x", "m.json", True, False)
-    assert args.settings == ["--prompt", "-h", "--set", "hidden=8"]
+    assert (args.json, args.quiet, args.help) == ("m.json", True, False)
+    assert args.settings == ["--out", "runs/x", "--prompt", "-h", "--set", "hidden=8"]
     assert parse_train_args(["-h"]).help and parse_train_args(["--lowercase", "--help"]).help
     with pytest.raises(ConfigError, match="--config needs a value, e.g. --config train.yaml"):
         parse_train_args(["--config"])

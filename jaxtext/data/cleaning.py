@@ -17,13 +17,19 @@ import pyarrow.compute as pc
 from jaxtext.data.columns import _column, _labels, _set_labels
 from jaxtext.errors import DataError, did_you_mean
 
+_STRINGS = ("string", "large_string")
 
-def _check_column(role: str, column: str, columns: list[str], ds: datasets.Dataset, name: str):
-    """Raise a DataError naming the likely right column if ``column`` is not in ``columns``."""
+
+def _check_column(role: str, column: str, columns: list[str], ds: datasets.Dataset, name: str,
+                  other: str | None = None):
+    """Raise a DataError naming the likely right column if ``column`` is not in ``columns``.
+
+    ``other``: the column of the other role (labels when checking texts), never suggested.
+    """
     if column in columns:
         return
-    hint = did_you_mean(column, columns)
-    guess = hint.split("'")[1] if hint else _guess_column(role, ds)
+    hint = did_you_mean(column, [c for c in columns if c != other])
+    guess = hint.split("'")[1] if hint else _guess_column(role, ds, exclude=(other,))
     fix = f"pass {role}_column='{guess}'" if guess else f"pass {role}_column=<one of them>"
     if role == "label" and not guess and len(columns) == 1:
         fix = "pass labels too, e.g. data=(texts, labels), or use task='lm'"
@@ -33,13 +39,23 @@ def _check_column(role: str, column: str, columns: list[str], ds: datasets.Datas
     )
 
 
-def _guess_column(role: str, ds: datasets.Dataset) -> str | None:
-    """The column that most likely holds the texts (``role="text"``) or the labels."""
+def _guess_column(role: str, ds: datasets.Dataset, exclude=()) -> str | None:
+    """The column that most likely holds the texts (``role="text"``) or the labels.
+
+    Texts: the string column (not in ``exclude``) with the longest non-blank values; none
+    when every string column is blank, so an error never points at an empty column.
+    """
+    if role == "text":
+        lengths = {}
+        for col, feature in ds.features.items():
+            is_str = isinstance(feature, datasets.Value) and feature.dtype in _STRINGS
+            if is_str and col not in exclude:
+                trimmed = pc.utf8_length(pc.utf8_trim_whitespace(_column(ds, col)))
+                lengths[col] = pc.mean(trimmed).as_py() or 0
+        best = max(lengths, key=lengths.get, default=None)
+        return best if best is not None and lengths[best] > 0 else None
     for col, feature in ds.features.items():
-        if role == "label" and isinstance(feature, datasets.ClassLabel):
-            return col
-        is_str = isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string")
-        if role == "text" and is_str:
+        if isinstance(feature, datasets.ClassLabel) and col not in exclude:
             return col
     for col in ds.column_names:
         if role == "label" and col.lower() in (
@@ -55,22 +71,27 @@ def _guess_column(role: str, ds: datasets.Dataset) -> str | None:
     return None
 
 
-def _clean_texts(ds: datasets.Dataset, column: str, name: str, split: str, quiet: bool):
+def _clean_texts(ds: datasets.Dataset, column: str, name: str, split: str, quiet: bool,
+                 label_column: str | None = None):
     """Check the text column holds strings; drop rows with missing or blank text."""
     feature = ds.features[column]
-    if not (isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string")):
+
+    def fix(otherwise: str) -> str:  # only on errors: it reads every string column
+        guess = _guess_column("text", ds, exclude=(column, label_column))
+        return f"pass text_column='{guess}'" if guess else otherwise
+
+    if not (isinstance(feature, datasets.Value) and feature.dtype in _STRINGS):
         kind = feature.dtype if isinstance(feature, datasets.Value) else type(feature).__name__
-        guess = _guess_column("text", ds)
-        raise DataError(
-            f"{name}: column '{column}' holds {kind}, not text"
-            + (f"; pass text_column='{guess}'" if guess else "; pass text_column=")
-        )
+        holds = "no values (all missing)" if kind == "null" else f"{kind}, not text"
+        raise DataError(f"{name}: column '{column}' holds {holds}; "
+                        + fix("pass the column of texts as text_column="))
     texts = _column(ds, column)
     blank = pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(texts)), 0), True)
     n_blank = pc.sum(blank).as_py() or 0
     if n_blank:
         if n_blank == len(ds):
-            raise DataError(f"{name}: every text in split '{split}' is empty; check text_column=")
+            raise DataError(f"{name}: every text in column '{column}' of split '{split}' is "
+                            f"empty ({len(ds)} rows); " + fix("put the texts in it"))
         if not quiet:
             warnings.warn(
                 f"{name}: dropped {n_blank} of {len(ds)} rows with empty text from split '{split}'",
@@ -83,6 +104,14 @@ def _clean_texts(ds: datasets.Dataset, column: str, name: str, split: str, quiet
 def _encode_labels(splits: dict, column: str, name: str) -> tuple[dict, list[str]]:
     """Make the label column a ClassLabel with ids 0..K-1, consistent across splits."""
     feature = splits["train"].features[column]
+    for split, ds in splits.items():
+        kind = ds.features[column]
+        if not isinstance(kind, (datasets.ClassLabel, datasets.Value)):
+            holds = "records" if isinstance(kind, dict) else "lists"
+            raise DataError(
+                f"{name}: label column '{column}' holds {holds} in split '{split}'; "
+                "classification needs one class label (a str or int) per row"
+            )
     if isinstance(feature, datasets.ClassLabel):
         names = list(feature.names)
     else:

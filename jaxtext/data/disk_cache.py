@@ -36,6 +36,7 @@ def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     The rename is atomic, so concurrent runs never read a partial entry. If it fails (a
     read-only cache, or a folder another process finished first) the temporary copy is
     removed and ``path`` is left as it is: callers read ``path`` or fall back to memory.
+    Anything else (Ctrl-C, a full disk's MemoryError) also removes it, then propagates.
     """
     tmp = path.with_name(f".{os.getpid()}.{threading.get_ident()}.{path.name}")
     try:
@@ -43,8 +44,15 @@ def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         write(tmp)
         os.replace(tmp, path)
     except OSError:  # read-only cache or lost a race: fine, just slower next time
-        with contextlib.suppress(OSError):
-            if tmp.is_dir():
-                shutil.rmtree(tmp)
-            else:
-                tmp.unlink(missing_ok=True)
+        _remove(tmp)
+    except BaseException:  # KeyboardInterrupt mid-write: never leave half a file behind
+        _remove(tmp)
+        raise
+
+
+def _remove(tmp: Path) -> None:
+    with contextlib.suppress(OSError):
+        if tmp.is_dir():
+            shutil.rmtree(tmp)
+        else:
+            tmp.unlink(missing_ok=True)

@@ -97,14 +97,15 @@ def load_data(
     quiet_blank = isinstance(data, str) and data.startswith("text:")
 
     columns = splits["train"].column_names
-    _check_column("text", text_column, columns, splits["train"], name)
+    _check_column("text", text_column, columns, splits["train"], name,
+                  other=label_column if classify else None)
     if classify:
         if label_column == text_column:
             raise DataError(
                 f"text_column and label_column are both '{text_column}'; "
                 "pass the column holding the labels as label_column="
             )
-        _check_column("label", label_column, columns, splits["train"], name)
+        _check_column("label", label_column, columns, splits["train"], name, other=text_column)
     wanted = [text_column, label_column] if classify else [text_column]
 
     for split in list(splits):
@@ -118,7 +119,8 @@ def load_data(
             )
             del splits[split]
             continue
-        splits[split] = _clean_texts(ds, text_column, name, split, quiet_blank)
+        splits[split] = _clean_texts(ds, text_column, name, split, quiet_blank,
+                                     label_column=label_column if classify else None)
 
     label_names: list[str] = []
     if classify:
@@ -136,6 +138,12 @@ def load_data(
             )
     if classify:
         present = np.unique(_labels(splits["train"]))
+        if len(present) < 2 and len(label_names) >= 2:
+            raise DataError(
+                f"{name}: too few rows: after carving out validation and test, train holds "
+                f"one class of {len(label_names)}; add rows (a few per class) or pass "
+                "validation and test splits"
+            )
         if len(present) < 2:
             only = label_names[present[0]] if len(present) else "none"
             raise DataError(

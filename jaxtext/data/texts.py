@@ -8,6 +8,7 @@ import numpy as np
 
 from jaxtext.data.encoding import EncodedSplit
 from jaxtext.data.load import load_data
+from jaxtext.data.sources import _column_values
 from jaxtext.errors import DataError
 
 
@@ -26,11 +27,21 @@ def all_rows(data: Any, *, task: str, text_column: str, label_column: str):
     In-memory tables are read directly (no splitting, so a handful of rows works);
     names and paths go through ``load_data`` and all three splits are used.
     """
+    texts, labels = _rows(data, task=task, text_column=text_column, label_column=label_column)
+    if not texts:
+        raise DataError("no rows to evaluate: the data is empty; pass texts (and labels)")
+    if task == "classify" and len(labels) != len(texts):
+        raise DataError(f"{len(texts)} texts but {len(labels)} labels; pass one label per text")
+    return texts, labels
+
+
+def _rows(data: Any, *, task: str, text_column: str, label_column: str):
     import datasets
     import pandas as pd
 
     if isinstance(data, tuple) and len(data) == 2:
-        return [str(t) for t in data[0]], list(data[1])
+        texts, labels = _column_values("texts", data[0]), _column_values("labels", data[1])
+        return [str(t) for t in texts], labels
     if isinstance(data, list) and task == "lm":
         return [str(t) for t in data], []
     if isinstance(data, (pd.DataFrame, dict, datasets.Dataset)):
@@ -38,11 +49,12 @@ def all_rows(data: Any, *, task: str, text_column: str, label_column: str):
         names = list(columns.column_names if isinstance(data, datasets.Dataset) else columns)
         for column in (text_column,) + ((label_column,) if task == "classify" else ()):
             if column not in names:
-                raise DataError(f"column '{column}' not found; columns: {', '.join(names)}")
-        texts = [str(t) for t in columns[text_column]]
+                raise DataError(f"column '{column}' not found; columns: "
+                                f"{', '.join(map(str, names))}")
+        texts = [str(t) for t in _column_values(text_column, columns[text_column])]
         if task != "classify":
             return texts, []
-        labels = list(columns[label_column])
+        labels = _column_values(label_column, columns[label_column])
         if isinstance(data, datasets.Dataset):
             feature = data.features[label_column]
             if isinstance(feature, datasets.ClassLabel):

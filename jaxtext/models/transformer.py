@@ -169,8 +169,9 @@ class Transformer(nnx.Module):
                 raise ValueError(f"heads ({self.heads}) must divide dim ({self.dim})")
             if self.pooling not in ("mean", "cls"):
                 raise ValueError(f"pooling must be 'mean' or 'cls', not '{self.pooling}'")
-            if self.mlp_ratio <= 0:
-                raise ValueError(f"mlp_ratio must be positive, got {self.mlp_ratio}")
+            if not 0 < self.mlp_ratio < float("inf"):  # also refuses nan
+                raise ValueError(f"mlp_ratio must be a positive finite number, got "
+                                 f"{self.mlp_ratio}")
 
     @staticmethod
     def training_defaults(task: str) -> dict:
