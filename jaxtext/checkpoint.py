@@ -1,20 +1,25 @@
 """Save and load a run as plain files: JSON, tokenizer.json and msgpack arrays (no pickle).
 
     run_dir/
+      meta.json        format, version, name, label names, sizes, schedule length, steps done
       config.json      the config (as accepted by Config.from_dict)
-      meta.json        format version, name, label names, sizes, schedule length
       history.json     the run's events (folded again into a History on load)
       tokenizer.json   the Hugging Face tokenizer
       params.msgpack   model parameters        (flax.serialization, exact bytes)
       state.msgpack    other model state + optimizer state
+      resume.json      (checkpoints only) where the training loop was, to continue from there
+      checkpoints/     (when checkpointing) step-00000500/, ..., best/: run folders themselves
 
-Arrays round-trip bit-exactly; typed PRNG keys are stored as their raw key data.
-``write_run`` / ``read_run`` move a ``TrainedState`` to and from such a folder.
+Arrays round-trip bit-exactly; typed PRNG keys are stored as their raw key data. A folder is
+written whole or not at all (``jaxtext.storage.replace_folder``), and reading it checks every
+file: a damaged or missing one is one ``RunFolderError`` line naming the file.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +30,18 @@ from flax import nnx, serialization
 from jaxtext import events as ev
 from jaxtext.config import Config
 from jaxtext.data import TextTokenizer
-from jaxtext.errors import JaxtextError
+from jaxtext.errors import ConfigError, RunFolderError
 from jaxtext.history import History
 from jaxtext.protocols import Dims
+from jaxtext.storage import recover_folder, replace_folder, write_file
 from jaxtext.training.optim import OptimizerSpec, make_optimizer
 from jaxtext.training.state import TrainedState, init_model_state
 
+FORMAT = "jaxtext.run"
 FORMAT_VERSION = 2
+RUN_FILES = ("meta.json", "config.json", "history.json", "tokenizer.json", "params.msgpack",
+             "state.msgpack")
+CHECKPOINTS = "checkpoints"  # subfolder a new save of the run carries over
 
 
 def _to_numpy(tree: Any) -> Any:
@@ -81,8 +91,8 @@ def restore_tree(template: Any, data: bytes) -> Any:
     return jax.tree.unflatten(treedef, restored)
 
 
-def write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=1, default=_json_default) + "\n")
+def _json_bytes(value: Any) -> bytes:
+    return (json.dumps(value, indent=1, default=_json_default) + "\n").encode("utf-8")
 
 
 def _json_default(value: Any) -> Any:
@@ -93,44 +103,176 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
-
-
-def write_run(path: Path, trained: TrainedState) -> Path:
-    """Write a ``TrainedState`` (see ``jaxtext.training.state``) to the folder ``path``."""
-    path.mkdir(parents=True, exist_ok=True)
+def run_files(trained: TrainedState, extra: dict[str, Any] | None = None) -> dict[str, bytes]:
+    """Every file of a run folder, serialized in memory (so the folder is written quickly)."""
     history = trained.history
-    write_json(path / "config.json", trained.config.to_dict())
-    write_json(path / "meta.json", {
-        "format_version": FORMAT_VERSION,
-        "name": history.begin.run_name if history.begin else trained.config.name,
-        "label_names": list(trained.label_names), "dims": vars(trained.dims),
-        "total_steps": trained.total_steps})
-    write_json(path / "history.json", [ev.event_to_dict(e) for e in history.events])
-    trained.tokenizer.save(path / "tokenizer.json")
-    (path / "params.msgpack").write_bytes(state_bytes(trained.model.params))
-    (path / "state.msgpack").write_bytes(
-        tree_bytes({"rest": trained.model.rest, "opt_state": trained.opt_state}))
-    return path
+    files = {
+        "meta.json": _json_bytes({
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "name": history.begin.run_name if history.begin else trained.config.name,
+            "label_names": list(trained.label_names), "dims": vars(trained.dims),
+            "total_steps": trained.total_steps, "step": trained.step}),
+        "config.json": _json_bytes(trained.config.to_dict()),
+        "history.json": _json_bytes([ev.event_to_dict(e) for e in history.events]),
+        "tokenizer.json": trained.tokenizer.to_json().encode("utf-8"),
+        "params.msgpack": state_bytes(trained.model.params),
+        "state.msgpack": tree_bytes({"rest": trained.model.rest, "opt_state": trained.opt_state}),
+    }
+    for name, value in (extra or {}).items():
+        files[name] = value if isinstance(value, bytes) else _json_bytes(value)
+    return files
+
+
+def is_run_folder(path: Path) -> bool:
+    """A folder jaxtext wrote: a run, or one that so far holds only checkpoints."""
+    if (path / "meta.json").is_file():
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(meta, dict) and "format_version" in meta
+    return path.is_dir() and {p.name for p in path.iterdir()} <= {CHECKPOINTS}
+
+
+def check_target(path: Path) -> None:
+    """Refuse (one line) to save over something that is not a jaxtext run."""
+    if path.is_symlink():
+        raise RunFolderError(f"'{path}' is a symbolic link: jaxtext never saves through links; "
+                             "pass the real folder")
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise RunFolderError(f"'{path}' is a file, not a run folder; pick another path")
+    if any(path.iterdir()) and not is_run_folder(path):
+        raise RunFolderError(f"'{path}' exists and is not a jaxtext run; pick a new folder "
+                             "or empty it")
+
+
+def write_run(path: Path, trained: TrainedState, extra: dict[str, Any] | None = None) -> Path:
+    """Write a ``TrainedState`` to the folder ``path``, atomically.
+
+    An existing run there is replaced as a whole (its ``checkpoints/`` carried over);
+    ``extra`` adds files (e.g. ``resume.json`` in a checkpoint).
+    """
+    path = Path(path)
+    check_target(path)
+    files = run_files(trained, extra)
+
+    def write(tmp: Path) -> None:
+        for name, data in files.items():
+            write_file(tmp, name, data)
+        if (path / CHECKPOINTS).is_dir():
+            _link_tree(path / CHECKPOINTS, tmp / CHECKPOINTS)
+
+    return replace_folder(path, write)
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Hard-link a folder's files into ``dst`` (a copy where links are impossible)."""
+    for folder, _, names in os.walk(src):
+        out = dst / Path(folder).relative_to(src)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            try:
+                os.link(Path(folder) / name, out / name)
+            except OSError:
+                shutil.copy2(Path(folder) / name, out / name)
+
+
+def _read(path: Path, name: str) -> bytes:
+    try:
+        return (path / name).read_bytes()
+    except FileNotFoundError:
+        raise RunFolderError(f"'{path}' is damaged: {name} is missing") from None
+    except OSError as err:
+        raise RunFolderError(f"cannot read {path / name}: {err.strerror}") from None
+
+
+def _read_json(path: Path, name: str) -> Any:
+    try:
+        return json.loads(_read(path, name))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise RunFolderError(f"{path / name} is damaged (not valid JSON: {err})") from None
+
+
+def _damaged(path: Path, name: str, err: Exception) -> RunFolderError:
+    detail = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+    return RunFolderError(f"{path / name} is damaged ({detail})")
+
+
+def latest_checkpoint(path: Path) -> Path | None:
+    """The newest ``checkpoints/step-*`` folder of a run folder (by step), if any."""
+    folder = Path(path) / CHECKPOINTS
+    steps = sorted(folder.glob("step-*")) if folder.is_dir() else []
+    return steps[-1] if steps else None
 
 
 def read_run(path: Path) -> TrainedState:
-    """Read a folder written by ``write_run`` back into a ``TrainedState``."""
-    if not (path / "config.json").exists():
-        raise JaxtextError(f"no saved run at '{path}' (config.json missing); "
-                           "save one with run.save(path)")
-    meta = read_json(path / "meta.json")
-    config = Config.from_dict(read_json(path / "config.json"))
-    dims = Dims(**meta["dims"])
+    """Read a folder written by ``write_run`` back into a ``TrainedState`` (checked file by file)."""
+    path = Path(path)
+    recover_folder(path)
+    if not path.is_dir():
+        raise RunFolderError(f"no saved run at '{path}'; save one with run.save(path)"
+                             if not path.exists() else f"'{path}' is a file, not a run folder")
+    if not (path / "meta.json").exists():
+        latest = latest_checkpoint(path)
+        if latest is not None:
+            raise RunFolderError(f"'{path}' holds no finished run, only checkpoints: load "
+                                 f"'{latest}' or continue training with resume: {path}")
+        raise RunFolderError(f"no saved run at '{path}' (meta.json missing); "
+                             "save one with run.save(path)")
+    meta = _read_json(path, "meta.json")
+    if not isinstance(meta, dict) or "format_version" not in meta:
+        raise RunFolderError(f"{path / 'meta.json'} is not a jaxtext run's (no format_version)")
+    if meta["format_version"] != FORMAT_VERSION:
+        raise RunFolderError(f"'{path}' was saved in run format {meta['format_version']}; this "
+                             f"jaxtext reads format {FORMAT_VERSION}: load it with the jaxtext "
+                             "that saved it")
+    for name in RUN_FILES:
+        if not (path / name).is_file():
+            raise RunFolderError(f"'{path}' is damaged: {name} is missing")
+    try:
+        config = Config.from_dict(_read_json(path, "config.json"))
+    except ConfigError as err:
+        raise RunFolderError(f"{path / 'config.json'} does not describe a run here: {err}") \
+            from None
+    try:
+        tokenizer = TextTokenizer.from_json(_read(path, "tokenizer.json").decode("utf-8"))
+    except RunFolderError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the tokenizers library raises many kinds
+        raise _damaged(path, "tokenizer.json", err) from None
+    try:
+        dims = Dims(**meta["dims"])
+        total_steps, labels = int(meta["total_steps"]), tuple(meta["label_names"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise _damaged(path, "meta.json", err) from None
     model = init_model_state(config, dims)
-    params = restore_state(model.params, (path / "params.msgpack").read_bytes())
-    tx = make_optimizer(OptimizerSpec.from_config(config, meta["total_steps"]))
-    template = {"rest": model.rest, "opt_state": tx.init(params)}
-    state = restore_tree(template, (path / "state.msgpack").read_bytes())
-    history = History.of(ev.event_from_dict(e) for e in read_json(path / "history.json"))
-    return TrainedState(config=config, tokenizer=TextTokenizer.load(path / "tokenizer.json"),
-                        label_names=tuple(meta["label_names"]), dims=dims,
+    try:
+        params = restore_state(model.params, _read(path, "params.msgpack"))
+    except RunFolderError:
+        raise
+    except Exception as err:  # noqa: BLE001 - msgpack and shape errors
+        raise _damaged(path, "params.msgpack", err) from None
+    tx = make_optimizer(OptimizerSpec.from_config(config, total_steps))
+    try:
+        state = restore_tree({"rest": model.rest, "opt_state": tx.init(params)},
+                             _read(path, "state.msgpack"))
+    except RunFolderError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise _damaged(path, "state.msgpack", err) from None
+    try:
+        history = History.of(ev.event_from_dict(e) for e in _read_json(path, "history.json"))
+    except (ValueError, TypeError) as err:
+        raise _damaged(path, "history.json", err) from None
+    step = int(meta.get("step", history.end.step if history.end else 0))
+    return TrainedState(config=config, tokenizer=tokenizer, label_names=labels, dims=dims,
                         model=model._replace(params=params, rest=state["rest"]),
-                        opt_state=state["opt_state"], total_steps=meta["total_steps"],
-                        history=history)
+                        opt_state=state["opt_state"], total_steps=total_steps,
+                        history=history, step=step)
+
+
+def read_resume_point(path: Path) -> dict[str, Any]:
+    """The loop position a checkpoint saved (``resume.json``)."""
+    return _read_json(path, "resume.json")

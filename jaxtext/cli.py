@@ -9,24 +9,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
-from jaxtext.errors import ConfigError, JaxtextError
+from jaxtext.errors import Cancelled, ConfigError, JaxtextError
 from jaxtext.keys import keys_text
 from jaxtext.settings import merge_settings, parse_tokens, read_settings_file
 
 TRAIN_HELP = """\
-usage: python -m jaxtext train [--config FILE] [--out DIR] [--json FILE] [--quiet] [SETTING ...]
+usage: python -m jaxtext train [--config FILE] [--json FILE] [--quiet] [SETTING ...]
 
 Train a model and print its test metrics.
 
 options:
   --config FILE   YAML file of config keys ('key: value' lines, read like a %%train body)
-  --out DIR       save the run to this folder
-  --json FILE     write metrics and timing to this JSON file
+  --json FILE     write metrics and timing to this JSON file (checked before training)
   --quiet         no progress bar
   -h, --help      show this help
+
+common settings:
+  --out DIR       save the run to this folder (checked before training; a stopped or failed
+                  run is saved too, never over a finished one unless --overwrite)
+  --checkpoint-every N|DURATION   checkpoints in DIR/checkpoints every N steps or '10min'
+  --resume DIR    continue the run in DIR from its latest checkpoint
+  --init DIR      start a new run from the weights of the run in DIR
 
 settings: any config key as --key VALUE or --set key=VALUE, model keys included, e.g.
   --model lstm --epochs 2 --lr 3e-3 --max-len 128 --set hidden=128
@@ -34,12 +41,19 @@ settings: any config key as --key VALUE or --set key=VALUE, model keys included,
   Values are YAML 1.2 scalars, read exactly as in a %%train body; later settings win, and
   every setting overrides the --config file.
 """
-_TRAIN_OPTIONS = {"--config": "train.yaml", "--out": "runs/clf", "--json": "metrics.json"}
+_TRAIN_OPTIONS = {"--config": "train.yaml", "--json": "metrics.json"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose mistakes are one ``error:`` line (a ConfigError), not usage + exit."""
+
+    def error(self, message: str):
+        raise ConfigError(f"{message}; see `{self.prog} --help`")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The subcommands other than ``train``'s settings (see ``parse_train_args``)."""
-    parser = argparse.ArgumentParser(prog="python -m jaxtext", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="python -m jaxtext", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("train", add_help=False,
@@ -74,7 +88,7 @@ def parse_train_args(tokens: list[str]) -> argparse.Namespace:
     ``--epochs 2 --set epochs=3``, so the settings go whole to ``jaxtext.settings.parse_tokens``.
     A token after ``--key`` is that key's value (as ``parse_tokens`` reads it), never an option.
     """
-    args = argparse.Namespace(command="train", config=None, out=None, json=None, quiet=False,
+    args = argparse.Namespace(command="train", config=None, json=None, quiet=False,
                               help=False, settings=[])
     i = 0
     while i < len(tokens):
@@ -135,6 +149,7 @@ def print_summary(run, file=sys.stdout) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    warnings.formatwarning = lambda message, *rest, **kw: f"warning: {message}\n"
     try:
         if argv[:1] == ["train"]:
             args = parse_train_args(argv[1:])
@@ -144,23 +159,55 @@ def main(argv: list[str] | None = None) -> int:
         else:
             args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
+    except Cancelled as e:  # Ctrl-C before anything was trained
+        print(f"interrupted: {e}", file=sys.stderr)
+        return 130
     except JaxtextError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def cmd_train(args) -> int:
     import jaxtext
 
-    config = jaxtext.Config.from_dict(train_config(args))  # mistakes fail before JAX loads
-    run = jaxtext.train(config, callbacks=[] if args.quiet else ["progress"])
-    print_summary(run)
-    if args.out:
-        print(f"saved to {run.save(args.out)}")
+    settings = train_config(args)
+    jaxtext.Config.from_dict(settings)  # mistakes fail before JAX loads
+    config = settings  # a dict: `init` / `resume` build on the keys given here, not defaults
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        _check_writable_file(Path(args.json))
+    failure = None
+    try:
+        run = jaxtext.train(config, callbacks=[] if args.quiet else ["progress"])
+    except jaxtext.TrainingError as err:  # diverged: the run keeps its last good weights
+        if err.run is None:
+            raise
+        run, failure = err.run, err
+    print_summary(run)
+    if run.saved_to is not None:
+        print(f"saved to {run.saved_to}")
+    if args.json:
         Path(args.json).write_text(json.dumps(run_report(run), indent=1, default=str) + "\n")
+    if failure is not None:
+        print(f"error: {failure}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _check_writable_file(path: Path) -> None:
+    """``--json`` must be writable before minutes of training, not after."""
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as err:
+        raise ConfigError(f"cannot write --json {path} ({err.strerror or err}); pick another "
+                          "file") from None
 
 
 def cmd_predict(args) -> int:

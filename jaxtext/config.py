@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+import re
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from jaxtext.errors import ConfigError, did_you_mean
+from jaxtext.errors import ConfigError, did_you_mean, shown
 from jaxtext.protocols import check_model_for
 
 TASKS = ("classify", "lm")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "linear", "constant")
+INT_LIMIT = 2**63  # every int key must fit in int64 (numpy, JAX and the PRNG take int64)
 
 
 @dataclass(frozen=True)
@@ -44,24 +48,39 @@ class Config:
     warmup: float = 0.05  # warmup, as a fraction of all steps
     grad_clip: float = 1.0  # clip gradients to this global norm; 0 disables
     seed: int = 0  # seed for init, shuffling, dropout and `limit` (test splits are fixed)
-    log_every: int = 50  # steps between metric fetches / progress updates
+    log_every: int = 0  # steps between metric fetches (0 = about every half second)
     early_stopping: int = 0  # stop after this many epochs without improvement; 0 disables
     monitor: str = ""  # validation metric for early stopping / best weights ("" = task default)
     limit: int = 0  # use at most this many training examples (quick experiments); 0 = all
-    prompt: str = ""  # lm: prompt for the samples shown at each epoch end
+    eval_limit: int = 0  # score validation/test on a fixed sample of this many; 0 = all
+    prompt: str = ""  # lm: prompt of the samples shown while training ("" = a validation text's start)
     sample_tokens: int = 200  # lm: tokens sampled at each epoch end
+    sample_every: int = 0  # lm: also sample every N steps (0 = only at epoch ends)
     name: str = ""  # run name shown in the dashboard ("" = derived)
+    out: str = ""  # folder to save the run in, with its checkpoints ("" = only when checkpointing)
+    checkpoint_every: int | str = 0  # checkpoint every N steps or a duration ("10min"); 0 = never
+    keep_checkpoints: int = 3  # newest step checkpoints kept (the best one is kept too)
+    resume: str = ""  # continue the run in this folder from its latest checkpoint
+    init: Any = None  # start from this run's weights (a Run or a run folder), a new schedule
+    overwrite: bool = False  # let an unfinished run replace a finished one in `out`
     model_args: Any = field(default=None, compare=True)  # the model's own frozen Config
 
     @property
     def monitor_metric(self) -> str:
         return self.monitor or ("accuracy" if self.task == "classify" else "loss")
 
+    @property
+    def checkpoint_interval(self) -> tuple[int, float]:
+        """(steps, seconds) between checkpoints; (0, 0.0) when checkpointing is off."""
+        return parse_interval(self.checkpoint_every)
+
     def to_dict(self) -> dict[str, Any]:
         """Flat, JSON-ready dict: core keys plus the model's keys (as accepted by from_dict)."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model_args"}
         if not isinstance(out["data"], str):
             out["data"] = describe_data(out["data"])
+        if out["init"] is not None and not isinstance(out["init"], str):
+            out["init"] = describe_data(out["init"])
         if self.model_args is not None:
             out.update(dataclasses.asdict(self.model_args))
         return out
@@ -71,7 +90,13 @@ class Config:
         """Validate and build a Config; model keys go to the model's Config class."""
         from jaxtext.registry import models
 
+        if values is not None and not isinstance(values, Mapping):
+            raise ConfigError(f"config must be a dict of keys such as {{'epochs': 2}}, not "
+                              f"{type(values).__name__}")
         raw = {**(values or {}), **kwargs}
+        for key in raw:
+            if not isinstance(key, str):
+                raise ConfigError(f"config keys are names such as 'epochs', not {shown(key)}")
         core_names = {f.name for f in fields(cls)} - {"model_args"}
         model_name = raw.get("model", cls.model)
         model_cls = models.get(model_name)
@@ -90,11 +115,12 @@ class Config:
             elif key in model_names:
                 model_kw[key] = value
             else:
-                known = sorted(core_names | model_names)
-                hint = did_you_mean(key, known)
+                hint = did_you_mean(key, sorted(core_names | model_names))
+                own = ", ".join(sorted(model_names)) or "none"
                 raise ConfigError(
-                    f"unknown config key '{key}'{hint}"
-                    + ("" if hint else f"; keys for model '{model_name}': {', '.join(known)}")
+                    f"unknown config key {shown(key)}{hint}"
+                    + ("" if hint else f"; keys for model '{model_name}': {own}; the core keys: "
+                       "`python -m jaxtext help` or `%jaxtext help`")
                 )
         core = {k: _check_type(cls, k, v) for k, v in core.items()}
         model_args = None
@@ -102,8 +128,8 @@ class Config:
             model_kw = {k: _check_type(model_config_cls, k, v) for k, v in model_kw.items()}
             try:
                 model_args = model_config_cls(**model_kw)
-            except (TypeError, ValueError) as e:
-                raise ConfigError(f"model '{model_name}': {e}") from None
+            except (TypeError, ValueError, OverflowError) as e:
+                raise ConfigError(f"model '{model_name}': {str(e)[:200]}") from None
         config = cls(**core, model_args=model_args)
         config.validate()
         check_model_for(model_name, model_cls, config.task, samples=config.sample_tokens > 0)
@@ -111,20 +137,23 @@ class Config:
 
     def replace(self, **changes: Any) -> Config:
         """A new validated Config with some keys changed (model keys allowed)."""
-        return Config.from_dict({**self.to_dict(), "data": self.data, **changes})
+        return Config.from_dict({**self.to_dict(), "data": self.data, "init": self.init,
+                                 **changes})
 
     def validate(self) -> None:
         def need(ok: bool, message: str) -> None:
             if not ok:
                 raise ConfigError(message)
 
-        need(self.task in TASKS, f"task must be one of {', '.join(TASKS)}, not '{self.task}'"
-             + did_you_mean(self.task, TASKS))
+        need(self.task in TASKS, f"task must be one of {', '.join(TASKS)}, not "
+             f"{shown(self.task)}" + did_you_mean(self.task, TASKS))
         need(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
-             f"not '{self.optimizer}'" + did_you_mean(self.optimizer, OPTIMIZERS))
+             f"not {shown(self.optimizer)}" + did_you_mean(self.optimizer, OPTIMIZERS))
         need(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, "
-             f"not '{self.schedule}'" + did_you_mean(self.schedule, SCHEDULES))
-        for key in ("epochs", "batch_size", "max_len", "vocab_size", "log_every"):
+             f"not {shown(self.schedule)}" + did_you_mean(self.schedule, SCHEDULES))
+        need(0 <= self.seed < INT_LIMIT,
+             f"seed must be in 0 <= seed < 2**63, got {shown(self.seed)}; pick e.g. seed: 0")
+        for key in ("epochs", "batch_size", "max_len", "vocab_size"):
             need(getattr(self, key) >= 1, f"{key} must be at least 1, got {getattr(self, key)}")
         need(self.vocab_size >= 4, f"vocab_size must be at least 4, got {self.vocab_size}")
         for key in ("lr", "weight_decay", "warmup", "grad_clip"):
@@ -132,14 +161,43 @@ class Config:
                  f"{key} must be a finite number, got {getattr(self, key)}")
         need(self.lr > 0, f"lr must be positive, got {self.lr}")
         need(0 <= self.warmup < 1, f"warmup is a fraction of all steps in [0, 1), got {self.warmup}")
-        for key in ("weight_decay", "grad_clip", "early_stopping", "limit", "sample_tokens"):
+        need(self.keep_checkpoints >= 1,
+             f"keep_checkpoints must be at least 1, got {self.keep_checkpoints}")
+        parse_interval(self.checkpoint_every)  # raises its own one-line error
+        need(not (self.resume and self.init is not None),
+             "resume continues a run, init starts a new one from its weights: give one of them")
+        for key in ("weight_decay", "grad_clip", "early_stopping", "limit", "sample_tokens",
+                    "log_every", "eval_limit", "sample_every"):
             need(getattr(self, key) >= 0, f"{key} must not be negative, got {getattr(self, key)}")
         classify_metrics = ("accuracy", "macro_f1", "loss")
         lm_metrics = ("loss", "perplexity", "bits_per_char")
         allowed = classify_metrics if self.task == "classify" else lm_metrics
         need(not self.monitor or self.monitor in allowed,
              f"monitor for task '{self.task}' must be one of {', '.join(allowed)}, "
-             f"not '{self.monitor}'" + did_you_mean(self.monitor, allowed))
+             f"not {shown(self.monitor)}" + did_you_mean(self.monitor, allowed))
+
+
+_UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(steps?|s|sec|min|h)?\s*$")
+
+
+def parse_interval(value: int | str) -> tuple[int, float]:
+    """``checkpoint_every`` -> (steps, seconds): ``500`` or "500 steps" -> (500, 0.0),
+    "10min" -> (0, 600.0), ``0`` -> (0, 0.0) (off).
+
+    >>> parse_interval(500), parse_interval("30s"), parse_interval("1.5h")
+    ((500, 0.0), (0, 30.0), (0, 5400.0))
+    """
+    text = value if isinstance(value, str) else shown(value)
+    match = _INTERVAL.match(text) if isinstance(value, (int, str)) else None
+    steps = match is not None and match.group(2) in (None, "step", "steps")
+    if not match or (steps and "." in match.group(1)) or len(match.group(1)) > 18:
+        raise ConfigError(f"checkpoint_every must be a number of steps or a duration such as "
+                          f"'10min', '30s' or '1h', not {shown(value)}")
+    number, unit = match.groups()
+    if steps:
+        return int(number), 0.0
+    return 0, float(number) * _UNITS[unit]
 
 
 def describe_data(data: Any) -> str:
@@ -154,11 +212,18 @@ def describe_data(data: Any) -> str:
 
 
 def _check_type(config_cls: type, key: str, value: Any) -> Any:
-    """Coerce value to the declared type of ``key`` or raise a ConfigError naming both."""
-    hint = typing.get_type_hints(config_cls).get(key, Any)
+    """Coerce value to the declared type of ``key`` or raise a ConfigError naming both.
+
+    Ints must fit in int64 (``INT_LIMIT``): numpy, JAX and the PRNG take nothing larger.
+    """
+    try:
+        hint = typing.get_type_hints(config_cls).get(key, Any)
+    except Exception:  # a plugin's unresolvable annotation: take the value as it is
+        return value
     if hint is Any:
         return value
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    options = typing.get_args(hint) if union else (hint,)
     if value is None and type(None) in options:
         return None
     for expected in options:
@@ -170,17 +235,31 @@ def _check_type(config_cls: type, key: str, value: Any) -> Any:
             if word in ("true", "yes", "on", "false", "no", "off"):
                 return word in ("true", "yes", "on")
         elif expected is int:
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
+            number = None  # numpy ints count (numpy's bool is not Integral; bool is refused)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                number = int(value)
+            elif isinstance(value, float) and value.is_integer():
+                number = int(value)
+            if number is not None:
+                if not -INT_LIMIT <= number < INT_LIMIT:
+                    side = "below 2**63" if number > 0 else "at least -2**63"
+                    raise ConfigError(f"{key} must be {side} (a 64-bit int), got "
+                                      f"{shown(value)}; use a smaller number")
+                return number
         elif expected is float:
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
+            if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                try:
+                    return float(value)
+                except OverflowError:
+                    raise ConfigError(f"{key} must be a float, got {shown(value)}, beyond "
+                                      "any float; use a smaller number") from None
         elif expected is str:
             if isinstance(value, str):
                 return value
-        elif isinstance(expected, type) and isinstance(value, expected):
-            return value
+        else:
+            check = typing.get_origin(expected) or expected
+            if isinstance(check, type) and isinstance(value, check):
+                return value
     names = " or ".join(getattr(t, "__name__", str(t)) for t in options)
-    raise ConfigError(f"config key '{key}' must be {names}, got {value!r} ({type(value).__name__})")
+    raise ConfigError(f"config key '{key}' must be {names}, got {shown(value)} "
+                      f"({type(value).__name__})")

@@ -10,6 +10,8 @@ nothing writes into it afterwards: how it ended, its test metrics and timing are
 from __future__ import annotations
 
 import html
+import inspect
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,14 @@ from jaxtext import events as ev
 from jaxtext.config import Config
 from jaxtext.data.prepare import prepare_data
 from jaxtext.data.texts import encode_texts
-from jaxtext.errors import ConfigError, DataError, JaxtextError
+from jaxtext.errors import (
+    ConfigError,
+    DataError,
+    JaxtextError,
+    RunFolderError,
+    did_you_mean,
+    shown,
+)
 from jaxtext.generate import generate
 from jaxtext.history import History
 from jaxtext.protocols import Dims
@@ -33,8 +42,9 @@ from jaxtext.training.state import ModelState, TrainedState
 class Run:
     """What ``jaxtext.train`` returns and ``jaxtext.load`` restores."""
 
-    def __init__(self, trained: TrainedState):
+    def __init__(self, trained: TrainedState, saved_to: Path | None = None):
         self.trained = trained
+        self.saved_to = saved_to  # the folder this run was saved to or loaded from
         self._data = trained.data  # tokenized splits, prepared again on demand after a load
         self.dp = DataParallel()
 
@@ -80,14 +90,14 @@ class Run:
 
     @property
     def status(self) -> str:
-        """'completed', 'early_stopped', 'interrupted' or 'failed'."""
+        """'completed', 'early_stopped', 'interrupted' or 'failed' ('checkpoint': mid-run)."""
         end = self.record.end
-        return end.status if end is not None else "created"
+        return end.status if end is not None else "checkpoint"
 
     @property
     def steps(self) -> int:
-        end = self.record.end
-        return end.step if end is not None else 0
+        """Steps trained."""
+        return self.trained.step
 
     @property
     def total_steps(self) -> int:
@@ -134,7 +144,10 @@ class Run:
     def predict(self, texts: str | list[str]) -> pd.DataFrame:
         """Labels and class probabilities: columns text, label, and one per class."""
         self._need_classifier("predict")
-        texts = [texts] if isinstance(texts, str) else list(texts)
+        texts = _texts_argument(texts)
+        if not texts:
+            return pd.DataFrame({"text": [], "label": [],
+                                 **{name: np.zeros(0, np.float32) for name in self.label_names}})
         encoded = encode_texts(self.tokenizer, texts, self.config.max_len,
                                np.zeros(len(texts), np.int32))
         probs = predict_probs(self.model_state, encoded, num_classes=len(self.label_names),
@@ -165,6 +178,13 @@ class Run:
         if self.task != "lm":
             raise ConfigError("generate() needs a language model: this run is a classifier "
                               "(task: classify); train one with task: lm")
+        options = set(inspect.signature(generate).parameters) - {
+            "model", "tokenizer", "prompt", "max_len", "name"}
+        for key in kwargs:
+            if key not in options:
+                raise ConfigError(f"generate() has no option {shown(key)}"
+                                  f"{did_you_mean(key, options)}; options: "
+                                  f"{', '.join(sorted(options))}")
         return generate(self.model_state, self.tokenizer, prompt, max_len=self.dims.max_len,
                         name=self.config.model, **kwargs)
 
@@ -185,7 +205,15 @@ class Run:
     # -- files -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the run to a folder (see jaxtext.checkpoint); ``jaxtext.load`` reads it back."""
-        return checkpoint.write_run(Path(path), self.trained)
+        if not isinstance(path, (str, os.PathLike)):
+            raise ConfigError(f"save takes a folder path, not {type(path).__name__}")
+        try:
+            return checkpoint.write_run(Path(path), self.trained)
+        except RunFolderError:
+            raise
+        except OSError as err:  # e.g. a file where a folder of the path should be
+            raise RunFolderError(f"cannot save the run to {path}: "
+                                 f"{err.strerror or type(err).__name__}") from None
 
     # -- display -----------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
@@ -209,6 +237,21 @@ class Run:
         if self.task == "classify" and self.test_report is not None:
             table = self.confusion_matrix.to_html()
         return f"<div><b>jaxtext run</b><table>{rows}</table>{table}</div>"
+
+
+def _texts_argument(texts: Any) -> list[str]:
+    """``predict``'s argument as a list of texts, or one ConfigError naming what it got."""
+    if isinstance(texts, str):
+        return [texts]
+    usage = "predict takes a text or a list of texts"
+    if isinstance(texts, (bytes, dict)) or not hasattr(texts, "__iter__"):
+        raise ConfigError(f"{usage}, not {type(texts).__name__}")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ConfigError(f"{usage}, not a list holding {type(text).__name__} (item {i}: "
+                              f"{shown(text)}); convert with str() or drop it")
+    return texts
 
 
 def _fmt(value: Any) -> str:

@@ -40,7 +40,8 @@ class ModelState(NamedTuple):
 def model_from_config(config: Config, dims: Dims) -> nnx.Module:
     """Build the registered model ``config.model`` with its keys; seeded by ``config.seed``."""
     model_cls = models.get(config.model)
-    rngs = nnx.Rngs(params=config.seed, dropout=config.seed + 1)
+    # seeds are int64: the largest seed (2**63 - 1) wraps its dropout stream to 0
+    rngs = nnx.Rngs(params=config.seed, dropout=(config.seed + 1) % 2**63)
     return model_cls(config.model_args, dims, rngs=rngs)
 
 
@@ -74,4 +75,5 @@ class TrainedState:
     opt_state: Any
     total_steps: int  # steps of the whole schedule (the optimizer is rebuilt from it on load)
     history: History
+    step: int = 0  # steps trained so far
     data: Any = None  # jaxtext.data.prepare.PreparedData | None
