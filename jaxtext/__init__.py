@@ -10,10 +10,18 @@ Plugins register with ``register_model`` / ``register_dataset`` / ``register_tok
 ``register_callback`` or through entry points of the same group names.
 """
 
-from jaxtext import events, protocols, settings
+from jaxtext import display, events, protocols, settings
 from jaxtext.callbacks import Callback, TrainingControl
 from jaxtext.config import Config
-from jaxtext.errors import ConfigError, DataError, JaxtextError, TrainingError, UnknownNameError
+from jaxtext.errors import (
+    Cancelled,
+    ConfigError,
+    DataError,
+    JaxtextError,
+    RunFolderError,
+    TrainingError,
+    UnknownNameError,
+)
 from jaxtext.history import History
 from jaxtext.keys import keys_table, keys_text
 from jaxtext.protocols import Dims
@@ -29,6 +37,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Callback",
+    "Cancelled",
     "Config",
     "ConfigError",
     "DataError",
@@ -36,9 +45,11 @@ __all__ = [
     "History",
     "JaxtextError",
     "Run",
+    "RunFolderError",
     "TrainingControl",
     "TrainingError",
     "UnknownNameError",
+    "display",
     "events",
     "keys_table",
     "keys_text",

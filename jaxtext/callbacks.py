@@ -48,13 +48,15 @@ class Callback:
             getattr(self, handler)(event)
 
     def on_step(self, step: int) -> None:
-        """Called after every dispatched step, with no device sync. Keep it cheap."""
+        """Called after every step with the count of steps the device has finished, and a few
+        times a second while the run waits on a compile or on the data. Keep it cheap."""
 
     def on_train_begin(self, event: ev.TrainBegin) -> None: ...
     def on_log(self, event: ev.StepLog) -> None: ...
     def on_eval(self, event: ev.EvalResult) -> None: ...
     def on_epoch_end(self, event: ev.EpochEnd) -> None: ...
     def on_samples(self, event: ev.Samples) -> None: ...
+    def on_phase(self, event: ev.Phase) -> None: ...
     def on_interrupt(self, event: ev.Interrupt) -> None: ...
     def on_train_end(self, event: ev.TrainEnd) -> None: ...
 
@@ -65,6 +67,7 @@ _HANDLERS = {
     ev.EvalResult: "on_eval",
     ev.EpochEnd: "on_epoch_end",
     ev.Samples: "on_samples",
+    ev.Phase: "on_phase",
     ev.Interrupt: "on_interrupt",
     ev.TrainEnd: "on_train_end",
 }
@@ -95,6 +98,14 @@ class TerminalProgress(Callback):
         self.bar = tqdm(total=event.total_steps, file=self.file, unit="step", dynamic_ncols=True,
                         mininterval=0.5, leave=True)
 
+    def on_phase(self, event: ev.Phase) -> None:
+        if self.bar is not None and event.name in ("compile", "evaluate", "samples"):
+            self.bar.set_description_str(event.detail[:60], refresh=True)
+        elif self.bar is not None:
+            self.bar.set_description_str("", refresh=False)
+        elif event.name == "data" and event.elapsed_s >= 1.0:  # quick data needs no story
+            print(f"data: {event.detail} ({_fmt_time(event.elapsed_s)})", file=self.file)
+
     def on_log(self, event: ev.StepLog) -> None:
         if self.bar is None:
             return
@@ -116,6 +127,8 @@ class TerminalProgress(Callback):
         self._write(f"stopping at step {event.step}: {event.reason}; keeping the last good weights")
 
     def on_train_end(self, event: ev.TrainEnd) -> None:
+        if self.bar is None and event.status == "failed":
+            return  # the data could not be prepared: the error the caller gets says why
         if self.bar is not None:
             self.bar.close()
             self.bar = None

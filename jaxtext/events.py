@@ -25,6 +25,8 @@ class TrainBegin:
     steps_per_epoch: int
     total_steps: int
     batch_size: int
+    out: str = ""  # the run folder it is saved (and checkpointed) to, "" = none
+    resumed_at: int = 0  # the step a resumed run continues from (0 = a fresh start)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class EvalResult:
     confusion_matrix: list[list[int]] | None = None  # [true][predicted]
     per_class: list[dict[str, Any]] | None = None  # {label, precision, recall, f1, support}
     examples: list[dict[str, Any]] = field(default_factory=list)  # misclassified: text, label, predicted, probs
+    sampled: int = 0  # scored on a fixed sample of this many examples (eval_limit); 0 = all
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,19 @@ class Samples:
 
 
 @dataclass(frozen=True)
+class Phase:
+    """What the run is doing now, so no phase is silent: "data" (loading, tokenizing, or
+    cached), "compile" (compiling, then "compiled in 8.2 s" / "compile cache hit"), "train",
+    "evaluate" (with batches done of total). Transient: a ``History`` keeps only the latest."""
+
+    name: str
+    detail: str
+    elapsed_s: float
+    done: int = 0  # progress in the phase's own units (texts, batches); 0 with total 0: unknown
+    total: int = 0
+
+
+@dataclass(frozen=True)
 class Interrupt:
     """Training was asked to stop early (Ctrl-C, kernel interrupt, Stop button)."""
 
@@ -90,18 +106,18 @@ class Interrupt:
 class TrainEnd:
     step: int
     elapsed_s: float
-    status: str  # "completed", "early_stopped", "interrupted", "failed"
+    status: str  # "completed", "early_stopped", "interrupted", "failed", "cancelled"
     message: str
     test: dict[str, float] | None  # test metrics, None if the run did not reach test
     # first_step_s (build + compile + one step), train_examples_per_s (steady), total_s
     timing: dict[str, float] = field(default_factory=dict)
 
 
-Event = TrainBegin | StepLog | EvalResult | EpochEnd | Samples | Interrupt | TrainEnd
+Event = TrainBegin | StepLog | EvalResult | EpochEnd | Samples | Phase | Interrupt | TrainEnd
 
 
 EVENT_TYPES = {cls.__name__: cls for cls in
-               (TrainBegin, StepLog, EvalResult, EpochEnd, Samples, Interrupt, TrainEnd)}
+               (TrainBegin, StepLog, EvalResult, EpochEnd, Samples, Phase, Interrupt, TrainEnd)}
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

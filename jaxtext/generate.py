@@ -9,6 +9,7 @@ lets a caller show tokens as they come at a cost of one host round trip per chun
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable
 from functools import partial
@@ -19,8 +20,9 @@ import numpy as np
 from flax import nnx
 
 from jaxtext import events as ev
-from jaxtext.errors import ConfigError
+from jaxtext.errors import ConfigError, shown
 from jaxtext.protocols import require_decoder
+from jaxtext.training.memory import check_decode_memory
 from jaxtext.training.state import ModelState
 
 CHUNK = 64
@@ -95,10 +97,8 @@ def generate(model: ModelState, tokenizer, prompt: str = "", *, max_len: int,
     sample, a list of (token_text, probability) for the generated tokens. ``stream`` is
     called with the texts so far after every ``chunk_size`` decoded tokens (one dispatch).
     """
-    if max_new_tokens < 1 or num_samples < 1:
-        raise ConfigError("max_new_tokens and num_samples must be at least 1")
-    if temperature < 0 or not 0 < top_p <= 1 or top_k < 0:
-        raise ConfigError("need temperature >= 0, 0 < top_p <= 1 and top_k >= 0")
+    top_k = check_options(prompt, max_new_tokens=max_new_tokens, temperature=temperature,
+                          top_k=top_k, top_p=top_p, num_samples=num_samples, seed=seed)
     tok = tokenizer
     start_id = document_start_id(tok)
     prompt_ids = [start_id, *tok.encode([prompt], None)[0].tolist()] if prompt else [start_id]
@@ -115,15 +115,21 @@ def generate(model: ModelState, tokenizer, prompt: str = "", *, max_len: int,
         prompt_ids = [start_id, *prompt_ids[1:][-(keep - 1):]] if keep > 1 else [start_id]
         total = len(prompt_ids) - 1 + max_new_tokens
     steps = int(np.ceil(total / chunk_size)) * chunk_size
-    # Decode steps past ``total`` (rounding up to whole chunks) are discarded; a bounded
-    # cache clamps their writes to its last slot, which no kept token reads.
-    cache = module.init_cache(num_samples, min(steps + 1, limit) if limit else steps + 1)
-    decode_chunk = _decode_chunk_fn(model.eval_graph, num_samples)
+    # One compiled decoder serves every call: the batch is padded to a power of two (>= 2, the
+    # samples shown while training) and a bounded cache always has all ``limit`` positions, so
+    # the first generate() after training reuses what the epoch-end samples compiled. Decode
+    # steps past ``total`` (whole chunks) are discarded; a bounded cache clamps their writes
+    # to its last slot, which no kept token reads.
+    rows = max(2, 1 << (num_samples - 1).bit_length())
+    check_decode_memory(max_new_tokens=max_new_tokens, num_samples=num_samples,
+                        slots=steps * rows)
+    cache = module.init_cache(rows, limit if limit else steps + 1)
+    decode_chunk = _decode_chunk_fn(model.eval_graph, rows)
     params, rest = model.params, model.rest
 
-    forced = np.full((steps, num_samples), -1, np.int32)
+    forced = np.full((steps, rows), -1, np.int32)
     forced[: len(prompt_ids) - 1] = np.asarray(prompt_ids[1:], np.int32)[:, None]
-    token = jnp.full((num_samples,), prompt_ids[0], jnp.int32)
+    token = jnp.full((rows,), prompt_ids[0], jnp.int32)
     position = jnp.zeros((), jnp.int32)
     key = jax.random.key(seed)
     args = (jnp.float32(temperature), jnp.int32(top_k), jnp.float32(top_p))
@@ -136,10 +142,12 @@ def generate(model: ModelState, tokenizer, prompt: str = "", *, max_len: int,
         tokens.append(chunk_tokens)
         probs.append(chunk_probs)
         if stream is not None:
-            ids = np.concatenate(jax.device_get(tokens), axis=1)[:, start:start + max_new_tokens]
+            ids = np.concatenate(jax.device_get(tokens), axis=1)[:num_samples,
+                                                                  start:start + max_new_tokens]
             stream([_decode(tok, row) for row in ids])
-    ids = np.concatenate(jax.device_get(tokens), axis=1)[:, start:start + max_new_tokens]
-    p = np.concatenate(jax.device_get(probs), axis=1)[:, start:start + max_new_tokens]
+    ids = np.concatenate(jax.device_get(tokens), axis=1)[:num_samples,
+                                                          start:start + max_new_tokens]
+    p = np.concatenate(jax.device_get(probs), axis=1)[:num_samples, start:start + max_new_tokens]
     texts = [_decode(tok, row) for row in ids]
     if not return_probs:
         return texts
@@ -147,6 +155,39 @@ def generate(model: ModelState, tokenizer, prompt: str = "", *, max_len: int,
                                                                strict=False)]
               for row, prow in zip(ids, p, strict=True)]
     return texts, pieces
+
+
+def check_options(prompt, *, max_new_tokens, temperature, top_k, top_p, num_samples,
+                  seed) -> int:
+    """One ConfigError naming the first bad generate() argument; returns ``top_k`` as used.
+
+    >>> check_options("Once", max_new_tokens=10, temperature=0.8, top_k=10**12, top_p=0.9,
+    ...               num_samples=1, seed=0)
+    2147483647
+    """
+    if not isinstance(prompt, str):
+        raise ConfigError(f"generate takes a prompt text, not {type(prompt).__name__} "
+                          f"({shown(prompt)})")
+    ints = {"max_new_tokens": (max_new_tokens, 1), "num_samples": (num_samples, 1),
+            "top_k": (top_k, 0), "seed": (seed, 0)}
+    for key, (value, low) in ints.items():
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            raise ConfigError(f"{key} must be an int, got {shown(value)} ({type(value).__name__})")
+        if value < low:
+            raise ConfigError(f"{key} must be at least {low}, got {value}")
+    if seed >= 2**63:
+        raise ConfigError(f"seed must be in 0 <= seed < 2**63, got {shown(seed)}")
+    for key, value in (("temperature", temperature), ("top_p", top_p)):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise ConfigError(f"{key} must be a number, got {shown(value)} "
+                              f"({type(value).__name__})")
+        if not np.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value}")
+    if temperature < 0:
+        raise ConfigError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    if not 0 < top_p <= 1:
+        raise ConfigError(f"top_p must be in (0, 1] (1 = off), got {top_p}")
+    return min(int(top_k), 2**31 - 1)  # any top_k above the vocabulary keeps every token
 
 
 def document_start_id(tok) -> int:
@@ -175,15 +216,14 @@ def timed_generate(model: ModelState, tokenizer, prompt: str = "",
     return samples, n / max(seconds, 1e-9)
 
 
-def epoch_samples(model: ModelState, tokenizer, config, *, max_len: int, epoch: int, step: int,
-                  num_samples: int = 2) -> ev.Samples | None:
-    """The Samples event the trainer emits at each LM epoch end (fixed prompt and seed)."""
+def epoch_samples(model: ModelState, tokenizer, config, *, prompt: str, max_len: int,
+                  epoch: int, step: int, num_samples: int = 2) -> ev.Samples | None:
+    """The Samples event the trainer emits while an LM trains (fixed prompt and seed)."""
     cfg = config
     if cfg.sample_tokens == 0:
         return None
-    texts, pieces = generate(model, tokenizer, cfg.prompt,
+    texts, pieces = generate(model, tokenizer, prompt,
                              max_len=max_len, max_new_tokens=min(cfg.sample_tokens, max_len - 1),
                              temperature=0.8, top_k=0, top_p=0.95, num_samples=num_samples,
                              seed=cfg.seed, return_probs=True, name=cfg.model)
-    return ev.Samples(epoch=epoch, step=step, prompt=cfg.prompt, samples=texts,
-                      token_probs=pieces)
+    return ev.Samples(epoch=epoch, step=step, prompt=prompt, samples=texts, token_probs=pieces)

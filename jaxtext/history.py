@@ -30,15 +30,19 @@ class History:
     best_epoch: int | None = None
     events: list[ev.Event] = field(default_factory=list)  # everything folded, in order
     seen: Counter = field(default_factory=Counter)  # event type name -> count (staleness)
+    phase: ev.Phase | None = None  # what the run is doing now
 
     def __call__(self, event: ev.Event) -> None:
         """A History is a callback: ``callbacks=[history]`` records a run."""
         self.update(event)
 
     def update(self, event: ev.Event) -> None:
-        """Fold one event in."""
-        self.events.append(event)
+        """Fold one event in (a ``Phase`` only replaces the current one: it is not kept)."""
         self.seen[type(event).__name__] += 1
+        if isinstance(event, ev.Phase):
+            self.phase = event
+            return
+        self.events.append(event)
         if isinstance(event, ev.TrainBegin):
             self.begin = event
         elif isinstance(event, ev.StepLog):
@@ -76,7 +80,7 @@ class History:
         return History(begin=self.begin, rows=list(self.rows), last_log=self.last_log,
                        evals=dict(self.evals), samples=list(self.samples),
                        interrupt=self.interrupt, end=self.end, best_epoch=self.best_epoch,
-                       events=list(self.events), seen=Counter(self.seen))
+                       events=list(self.events), seen=Counter(self.seen), phase=self.phase)
 
     # -- derived views ----------------------------------------------------------------------
 
@@ -87,7 +91,7 @@ class History:
     @property
     def version(self) -> int:
         """Changes with every event, so views can tell what is stale."""
-        return len(self.events)
+        return sum(self.seen.values())
 
     @property
     def validation_rows(self) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from IPython.core.magic import (
     no_var_expand,
 )
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
 from traitlets import Bool, Dict, List, Unicode, Union
 
 import jaxtext
@@ -130,16 +131,18 @@ class JaxtextMagics(Magics):
     @argument("--seed", type=int, help="sampling seed")
     @cell_magic
     def generate(self, line: str, cell: str):
-        """Sample continuations of the prompt in the cell body: run.generate(prompt, ...)."""
+        """Sample continuations of the prompt in the cell body: run.generate(prompt, ...),
+        each token shaded by the probability the model gave it."""
         args = parse_argstring(self.generate, line)
         options = {k: getattr(args, k) for k in _GENERATE_OPTIONS if getattr(args, k) is not None}
         try:
             run = find_run(args.name, self._variables(), "generate")
             prompt = cell.rstrip("\n")
-            samples = run.generate(prompt, **options)
+            samples, probs = run.generate(prompt, return_probs=True, **options)
         except JaxtextError as err:
             raise UsageError(str(err)) from None
-        print(reports.samples_text(prompt, samples))
+        # shaded by probability where HTML shows, the plain samples everywhere else
+        display(jaxtext.display.GeneratedText(prompt, samples, probs))
 
     @no_var_expand  # `$texts` means the list texts; parsing.py resolves it
     @line_cell_magic

@@ -110,11 +110,6 @@ def summary_line(variable: str, run: Any) -> str:
         key = key if key in metrics else next(iter(metrics))
         shown = f", test {key} {metrics[key]:.4f}"
     keep = "; it keeps the weights so far" if status == "interrupted" else ""
-    return f"{variable}: {status}{at}{shown}{keep}"
-
-
-def samples_text(prompt: str, samples: list[str]) -> str:
-    """Each sampled continuation after its prompt, separated by a rule when there are several."""
-    if len(samples) == 1:
-        return prompt + samples[0]
-    return "\n".join(f"--- sample {i} ---\n{prompt}{s}" for i, s in enumerate(samples, 1))
+    saved = getattr(run, "saved_to", None)
+    where = f"; saved to {saved}" if saved else ""
+    return f"{variable}: {status}{at}{shown}{keep}{where}"

@@ -111,8 +111,8 @@ def test_one_product_step_changes_every_parameter(name, task, request):
 
     params, rest, opt_state = jax.tree.map(jnp.copy, (model.params, model.rest,
                                                       tx.init(model.params)))
-    new_params, new_rest, opt_state, sums = step(params, rest, opt_state, zero_sums(),
-                                                 product_batch(task))
+    new_params, new_rest, opt_state, sums, _ = step(params, rest, opt_state, zero_sums(),
+                                                    product_batch(task))
     assert np.isfinite(float(sums["loss"])) and float(sums["count"]) > 0
     assert int(opt_state.total_notfinite) == 0  # finite gradients everywhere
     old, new = nnx.to_flat_state(model.params), dict(nnx.to_flat_state(new_params))
@@ -123,8 +123,8 @@ def test_one_product_step_changes_every_parameter(name, task, request):
         jax.tree.leaves(model.rest), jax.tree.leaves(new_rest), strict=True))
 
     # a batch that is all padding (a padded-out last batch) stays finite
-    *_, opt_state, sums = step(new_params, new_rest, opt_state, zero_sums(),
-                               product_batch(task, lengths=(0, 0, 0, 0)))
+    *_, opt_state, sums, _ = step(new_params, new_rest, opt_state, zero_sums(),
+                                  product_batch(task, lengths=(0, 0, 0, 0)))
     assert np.isfinite(float(sums["loss"])) and int(opt_state.total_notfinite) == 0
 
 

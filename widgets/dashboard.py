@@ -1,23 +1,26 @@
-"""The live training dashboard: one ipywidgets layout, built once, whose values change as events
-arrive; a static HTML summary replaces it when the run ends. Both lay out the panels declared in
-``panels.py``; what the run knows is the core's ``jaxtext.History`` fold of the events.
+"""The live training dashboard: one ipywidgets layout, built at the run's first event, whose
+values change as events arrive; a static summary replaces it when the run ends. Both lay out the
+panels declared in ``panels.py``; what the run knows is the core's ``jaxtext.History`` fold.
 
-Cost discipline (the loop calls ``on_step`` after every dispatched step):
+No phase is silent: the dashboard appears while the data is prepared, and its status line says
+what the run is doing (preparing data, compiling, training, evaluating, sampling) with a clock
+that keeps moving -- the trainer ticks ``on_step`` while it waits on a worker.
+
+Cost discipline (``on_step`` runs after every step):
 
 * ``on_step`` is one ``time.monotonic()`` comparison until ``update_every`` seconds have passed;
   then it moves the progress bar and the status line (a few small comm messages).
-* Chart panels are re-rendered only when an event that feeds them arrived, at most every ``chart_every`` seconds,
-  one batch at a time, and only while the total render time stays under ``max_chart_share`` of
-  the elapsed wall clock (epoch-end renders included: on a run of a few seconds the live charts
-  may wait for the summary). The SVG is drawn on a worker thread (``_render.py``), which still
-  takes CPU from the training: the share is that cost's ceiling (measured by
-  ``benchmarks/bench_dashboard.py``).
+* Chart panels are re-rendered only when an event that feeds them arrived, at most every
+  ``chart_every`` seconds, one batch at a time, and only while the total render time stays under
+  ``max_chart_share`` of the elapsed wall clock (plus ``first_render_s`` so a short run shows its
+  first curves too). The SVG is drawn on a worker thread (``_render.py``), which still takes CPU
+  from the training: the share is that cost's ceiling (``benchmarks/bench_dashboard.py``).
 * Nothing here reads a device array: events carry Python floats already.
 
 Stop: the button's messages are routed to a kernel subshell (``_subshell.py``), so a click is
-handled while the cell is busy, and it calls ``control.request_stop`` -- the trainer stops at the
-next step boundary and keeps the weights. Without subshell support the kernel's interrupt (■) is
-the way to stop, and the button's tooltip says so.
+handled while the cell is busy, and it calls ``control.request_stop`` -- the trainer stops within
+a step or two (or abandons a compile or the data preparation at once) and keeps the weights.
+Without subshell support the kernel's interrupt (■) is the way to stop, and the tooltip says so.
 """
 
 from __future__ import annotations
@@ -33,11 +36,11 @@ from . import report
 from ._render import ChartRenderer
 from ._subshell import route_to_subshell
 from .panels import layout
-from .summary import render_panels, summary_html
+from .summary import summary_html, summary_png, summary_tables_html, summary_top_html
 
 STOP_REASON = "stopped from the dashboard"
 _BAR_STYLES = {"completed": "success", "early_stopped": "success", "interrupted": "warning",
-               "failed": "danger"}
+               "cancelled": "warning", "failed": "danger"}
 
 
 def in_kernel() -> bool:
@@ -59,15 +62,16 @@ class Dashboard(Callback):
     """
 
     def __init__(self, *, update_every: float = 0.25, chart_every: float = 1.0,
-                 max_chart_share: float = 0.02, display: bool | None = None,
-                 summary: bool = True):
+                 max_chart_share: float = 0.02, first_render_s: float = 0.1,
+                 display: bool | None = None, summary: bool = True):
         self.update_every = update_every
         self.chart_every = chart_every
         self.max_chart_share = max_chart_share
+        self.first_render_s = first_render_s
         self.display = display
         self.summary = summary
         self.history = History()
-        self.widget = None  # the root VBox, built at on_train_begin
+        self.widget = None  # the root VBox, built at the run's first event
         self.w: dict[str, Any] = {}  # its parts by name (panels by panel name)
         self.rows: dict[str, Any] = {}  # panel rows by row name (see panels.py)
         self.stop_route: str | None = None  # subshell id when Stop works while busy
@@ -76,6 +80,9 @@ class Dashboard(Callback):
         self.errors: list[str] = []  # exceptions the view swallowed so training could go on
         self._renderer = ChartRenderer()
         self._handle = None
+        self._reset()
+
+    def _reset(self) -> None:
         self._step = 0
         self._t0 = time.monotonic()
         self._next_update = 0.0
@@ -85,15 +92,23 @@ class Dashboard(Callback):
 
     # ----------------------------------------------------------------------------- events
 
-    def on_train_begin(self, event: ev.TrainBegin) -> None:
+    def __call__(self, event: ev.Event) -> None:
+        try:
+            if self.widget is None and not isinstance(event, ev.TrainEnd):
+                self._start(event)
+            self.history.update(event)
+            super().__call__(event)
+        except Exception as err:  # noqa: BLE001 - a broken view must not end the training
+            self._report(err)
+
+    def _start(self, first: ev.Event) -> None:
+        """The run's first event (its data being prepared, or a TrainBegin): show the widget."""
         self.history = History()
-        self.history.update(event)
-        self._t0 = time.monotonic()
-        self._step, self._next_update, self._next_chart, self._rendered = 0, 0.0, 0.0, {}
+        self._reset()
         self.stop_clicked = False
         self.summary_html = ""
-        self._build(event)
-        self._renderer.warm_up()  # V8 starts while JAX compiles the first step
+        self._build()
+        self._renderer.warm_up()  # V8 starts while the data is prepared and JAX compiles
         if self.display or (self.display is None and in_kernel()):
             from IPython.display import display
 
@@ -101,41 +116,59 @@ class Dashboard(Callback):
         self.stop_route = route_to_subshell(self.w["stop"])
         if self.stop_route is None:
             self.w["stop"].tooltip = ("This kernel cannot take clicks while a cell runs: "
-                                      "interrupt the kernel (■) to stop at the next step")
+                                      "interrupt the kernel (■) to stop")
+
+    def on_train_begin(self, event: ev.TrainBegin) -> None:
+        import ipywidgets as W
+
+        w = self.w
+        w["header"].value = report.header_html(event)
+        w["progress"].max = max(1, event.total_steps)
+        w["progress"].value = self._step = event.resumed_at
+        self.panels = layout(event.task)
+        for row, panels in self.panels.items():
+            for panel in panels:  # hidden until it has something to show
+                w[panel.name] = W.HTML("", layout=W.Layout(display="none"))
+                w[panel.name].add_class(f"jaxtext-{panel.name.replace('_', '-')}")
+            self.rows[row] = W.HBox([w[p.name] for p in panels], layout=W.Layout(
+                flex_flow="row wrap", gap="16px 24px", align_items="flex-start",
+                max_width="100%"))
+            self.rows[row].add_class(f"jaxtext-row-{row}")
+        self.widget.children = (*self.widget.children, *self.rows.values())
         self._refresh(time.monotonic(), charts_now=True)
 
+    def on_phase(self, event: ev.Phase) -> None:
+        self._refresh(time.monotonic())
+
     def on_log(self, event: ev.StepLog) -> None:
-        self.history.update(event)
         self._step = max(self._step, event.step)
         self._log_clock = time.monotonic()
         if self._log_clock >= self._next_update:
             self._refresh(self._log_clock)
 
     def on_eval(self, event: ev.EvalResult) -> None:
-        self.history.update(event)
         self._refresh(time.monotonic(), charts_now=True)
 
     def on_epoch_end(self, event: ev.EpochEnd) -> None:
-        self.history.update(event)
         self._step = max(self._step, event.step)
         self._refresh(time.monotonic(), charts_now=True)
 
     def on_samples(self, event: ev.Samples) -> None:
-        self.history.update(event)
         self._refresh(time.monotonic())
 
     def on_interrupt(self, event: ev.Interrupt) -> None:
-        self.history.update(event)
         self._refresh(time.monotonic())
 
     def on_train_end(self, event: ev.TrainEnd) -> None:
-        self.history.update(event)
         self._step = event.step
         if self.widget is None:
             return
+        if self.history.begin is None and event.status == "failed":
+            self._withdraw()  # the data could not be prepared: the error raised says why
+            return
         w = self.w
         w["progress"].bar_style = _BAR_STYLES.get(event.status, "")
-        w["stop"].layout.display = "none"
+        w["stop"].layout.display = "none"  # no live-looking button once the run is over
         replace = self._handle is not None and self.summary
         if replace:
             self._refresh(time.monotonic())
@@ -145,22 +178,21 @@ class Dashboard(Callback):
             self._renderer.wait(timeout=30)
             self._apply_renders()
         self._renderer.close()
-        self.summary_html = self._summary_html()
+        try:
+            self._summary_png = summary_png(self.history)
+        except Exception as err:  # noqa: BLE001 - a summary without charts beats none
+            self._summary_png = None
+            self._report(err)
+        self.summary_html = summary_html(self.history, self._summary_png)
         if replace:
             self._show_summary()
 
     # ----------------------------------------------------------------------------- errors
 
-    def __call__(self, event: ev.Event) -> None:
-        try:
-            super().__call__(event)
-        except Exception as err:  # noqa: BLE001 - a broken view must not end the training
-            self._report(err)
-
     def on_step(self, step: int) -> None:
         if time.monotonic() < self._next_update:  # the hot path: one clock read
             return
-        self._step = step
+        self._step = max(self._step, step)
         try:
             self._refresh(time.monotonic())
         except Exception as err:  # noqa: BLE001
@@ -185,37 +217,31 @@ class Dashboard(Callback):
 
     # ----------------------------------------------------------------------------- layout
 
-    def _build(self, begin: ev.TrainBegin) -> None:
+    def _build(self) -> None:
         import ipywidgets as W
 
         w = self.w = {
-            "header": W.HTML(report.header_html(begin)),
-            "progress": W.IntProgress(value=0, min=0, max=max(1, begin.total_steps),
-                                      layout=W.Layout(width="320px")),
+            "header": W.HTML('<b style="font-size:1.15em">jaxtext</b>'),
+            "progress": W.IntProgress(value=0, min=0, max=1,
+                                      layout=W.Layout(width="min(320px, 40%)")),
             "status": W.HTML(""),
             "stop": W.Button(description="Stop", icon="stop", button_style="warning",
-                             tooltip="Stop at the next step and keep the weights",
-                             layout=W.Layout(width="auto")),
+                             tooltip="Stop now: training keeps the weights of the last step",
+                             layout=W.Layout(width="auto", flex="0 0 auto")),
             "metrics": W.HTML(report.metrics_line_html(None, None)),
             "message": W.HTML(""),
         }
-        self.panels = layout(begin.task)
-        self.rows = {}
-        for row, panels in self.panels.items():
-            for panel in panels:  # hidden until it has something to show
-                w[panel.name] = W.HTML("", layout=W.Layout(display="none"))
-            self.rows[row] = W.HBox([w[p.name] for p in panels], layout=W.Layout(
-                flex_flow="row wrap", gap="16px 24px", align_items="flex-start"))
-            self.rows[row].add_class(f"jaxtext-row-{row}")
         for name, part in w.items():
             part.add_class(f"jaxtext-{name.replace('_', '-')}")  # stable hooks for tests / CSS
         w["stop"].on_click(self._on_stop_click)
+        self.panels, self.rows = {}, {}
         self.widget = W.VBox([
             w["header"],
             W.HBox([w["progress"], w["status"], w["stop"]],
-                   layout=W.Layout(align_items="center", gap="8px")),
-            w["metrics"], w["message"], *self.rows.values(),
-        ], layout=W.Layout(border=f"1px solid {report.BORDER}", padding="6px 10px"))
+                   layout=W.Layout(align_items="center", gap="8px", flex_flow="row wrap")),
+            w["metrics"], w["message"],
+        ], layout=W.Layout(border=f"1px solid {report.BORDER}", padding="6px 10px",
+                           max_width="100%"))
         self.widget.add_class("jaxtext-dashboard")
 
     # ----------------------------------------------------------------------------- updates
@@ -226,30 +252,23 @@ class Dashboard(Callback):
         if self.widget is None:
             return
         self._next_update = now + self.update_every
-        h, w, begin = self.history, self.w, self.history.begin
-        log = h.last_log
-        eta = None
-        if log is not None:
-            eta = max(0.0, log.eta_s - (now - self._log_clock)) if self._log_clock else log.eta_s
-        epoch = log.epoch if log else 1
-        if self._step and begin.steps_per_epoch:
-            epoch = min(begin.epochs, (self._step - 1) // begin.steps_per_epoch + 1)
-        elapsed = h.end.elapsed_s if h.end else now - self._t0
+        h, w = self.history, self.w
         with self.widget.hold_sync():
             w["progress"].value = min(self._step, w["progress"].max)
-            w["status"].value = report.esc(report.status_text(
-                step=self._step, total=begin.total_steps, epoch=epoch, epochs=begin.epochs,
-                examples_per_s=log.examples_per_s if log else None, elapsed_s=elapsed,
-                eta_s=0.0 if h.end else eta))
+            w["status"].value = report.esc(self._status_text(now))
             val = h.validation_rows[-1] if h.validation_rows else None
             w["metrics"].value = report.metrics_line_html(
-                log, {k: v for k, v in (val or {}).items()
-                      if k not in ("kind", "step", "epoch", "elapsed_s")}, h.best_epoch)
+                h.last_log, {k: v for k, v in (val or {}).items()
+                             if k not in ("kind", "step", "epoch", "elapsed_s")}, h.best_epoch)
             if h.end is not None:
                 w["message"].value = report.end_html(h.end, h.interrupt)
             elif h.interrupt is not None:
                 w["message"].value = (f"<div>stopping at step {h.interrupt.step:,}: "
                                       f"{report.esc(h.interrupt.reason)}…</div>")
+            elif h.phase is not None and h.phase.name == "compile" \
+                    and not h.phase.detail.startswith("compiling"):
+                w["message"].value = f'<div style="{report.MUTED}">{report.esc(h.phase.detail)}' \
+                                     "</div>"
             self._refresh_html_panels()
         self._apply_renders()
         # A render the budget defers is retried at every refresh: _next_chart only moves on
@@ -257,11 +276,45 @@ class Dashboard(Callback):
         if force or charts_now or now >= self._next_chart:
             self._submit_charts(now, force)
 
+    def _status_text(self, now: float) -> str:
+        """What the run is doing now, with a clock that moves even while nothing else does."""
+        h, begin, phase = self.history, self.history.begin, self.history.phase
+        elapsed = h.end.elapsed_s if h.end else (phase.elapsed_s if phase else 0.0) + (
+            now - self._phase_clock(phase))
+        if h.end is not None or begin is None or phase is None or phase.name == "train":
+            log = h.last_log
+            eta = None
+            if log is not None and h.end is None:
+                eta = max(0.0, log.eta_s - (now - self._log_clock)) if self._log_clock \
+                    else log.eta_s
+            if begin is None:
+                return f"{phase.detail if phase else 'starting'}… · {report.fmt_time(elapsed)}"
+            epoch = min(begin.epochs, max(1, (self._step - 1) // max(1, begin.steps_per_epoch)
+                                          + 1)) if self._step else 1
+            return report.status_text(
+                step=self._step, total=begin.total_steps, epoch=epoch, epochs=begin.epochs,
+                examples_per_s=log.examples_per_s if log else None, elapsed_s=elapsed,
+                eta_s=0.0 if h.end else eta)
+        if phase.name == "compile" and not phase.detail.startswith("compiling"):
+            return report.status_text(
+                step=self._step, total=begin.total_steps, epoch=1, epochs=begin.epochs,
+                examples_per_s=h.last_log.examples_per_s if h.last_log else None,
+                elapsed_s=elapsed, eta_s=None)
+        return f"{phase.detail}… · {report.fmt_time(elapsed)} elapsed"
+
+    def _phase_clock(self, phase: ev.Phase | None) -> float:
+        """When the current phase event arrived (monotonic), so the clock runs on from it."""
+        if phase is None:
+            return self._t0
+        if getattr(self, "_phase_seen", None) is not phase:
+            self._phase_seen, self._phase_at = phase, time.monotonic()
+        return self._phase_at
+
     def _within_budget(self, now: float, slots: list[str]) -> bool:
         """Rendering ``slots`` too keeps the total render time within its share of the wall
-        clock so far."""
+        clock so far (plus a small first allowance, so a short run shows curves too)."""
         cost = self._renderer.seconds_spent() + self._renderer.expected_seconds(slots)
-        return cost <= self.max_chart_share * (now - self._t0)
+        return cost <= self.first_render_s + self.max_chart_share * (now - self._t0)
 
     def _panels(self, kind: str):
         return [p for row in self.panels.values() for p in row if p.kind == kind]
@@ -306,19 +359,32 @@ class Dashboard(Callback):
 
     # ----------------------------------------------------------------------------- summary
 
-    def _summary_html(self) -> str:
-        try:
-            self._summary_charts = render_panels(self.history)
-        except Exception as err:  # noqa: BLE001 - a summary without charts beats none
-            self._summary_charts = {"loss": f"<pre>charts failed: {report.esc(err)}</pre>"}
-        return summary_html(self.history, self._summary_charts)
-
     def _show_summary(self) -> None:
-        """Replace the live widget by the static summary: one HTML output that needs no kernel
-        and no widget state (saved notebooks, nbviewer, GitHub)."""
-        from IPython.display import HTML
+        """Replace the live widget by static outputs a saved notebook keeps everywhere: the
+        header as HTML, the charts as one PNG (shown trusted or not), the tables as HTML."""
+        from IPython.display import HTML, Image, display
 
-        self._handle.update(HTML(self.summary_html))
+        from .summary import png_width
+
+        self._handle.update(HTML(f'<div class="jaxtext-summary">'
+                                 f"{summary_top_html(self.history)}</div>"))
+        if self._summary_png:
+            display(Image(data=self._summary_png, format="png",
+                          width=png_width(self._summary_png) // 2))
+        tables = summary_tables_html(self.history)
+        if tables:
+            display(HTML(tables))
+        _close_tree(self.widget)
+        self.widget = None
+
+
+    def _withdraw(self) -> None:
+        """Take the widget away altogether (nothing was trained, nothing to keep)."""
+        self._renderer.close()
+        if self._handle is not None:
+            from IPython.display import HTML
+
+            self._handle.update(HTML(""))
         _close_tree(self.widget)
         self.widget = None
 

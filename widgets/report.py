@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jaxtext import display
 from jaxtext import events as ev
 
 MUTED = "color: var(--jp-content-font-color2, #666)"
@@ -193,29 +194,6 @@ def misclassified_html(examples: Sequence[Mapping[str, Any]], label_names: Seque
     return _table(["misclassified text", "true", "predicted", "probabilities"], rows, align="left")
 
 
-def token_color(p: float) -> str:
-    """Background for a generated token: red (unlikely) through yellow to green (likely).
-
-    >>> token_color(1.0)
-    'hsl(120,70%,82%)'
-    """
-    p = 0.0 if not math.isfinite(p) else max(0.0, min(1.0, p))
-    return f"hsl({round(120 * p)},70%,82%)"
-
-
-def sample_html(prompt: str, text: str, token_probs: Sequence[tuple[str, float]] = ()) -> str:
-    """The prompt, then the generated tokens, each shaded by its probability (hover: p)."""
-    style = ("font-family:var(--jp-code-font-family, monospace);font-size:12px;"
-             "white-space:pre-wrap;line-height:1.6")
-    if token_probs:
-        body = "".join(
-            f'<span title="p={p:.3f}" style="background:{token_color(p)};color:#000">'
-            f"{esc(tok)}</span>" for tok, p in token_probs)
-    else:
-        body = esc(text)
-    return f'<div style="{style}"><b>{esc(prompt)}</b>{body}</div>'
-
-
 def samples_html(samples: Sequence[ev.Samples], previous: int = 3) -> str:
     """The newest epoch's samples in full; a few earlier epochs folded under <details>."""
     if not samples:
@@ -225,16 +203,16 @@ def samples_html(samples: Sequence[ev.Samples], previous: int = 3) -> str:
         items = []
         for i, text in enumerate(event.samples):
             probs = event.token_probs[i] if i < len(event.token_probs) else ()
-            items.append(sample_html(event.prompt, text, probs))
+            items.append(display.sample_html(event.prompt, text, probs))
         return "<hr style='border:none;border-top:1px dashed #ccc'>".join(items)
 
     latest = samples[-1]
-    legend = (f'<span style="{MUTED};font-size:11px">token shading: '
-              + "".join(f'<span style="background:{token_color(p)};color:#000;padding:0 3px">'
-                        f"p={p}</span>" for p in (0.1, 0.5, 0.9)) + "</span>")
-    out = [f"<div><b>samples after epoch {latest.epoch}</b> {legend}</div>", block(latest)]
+    legend = display.legend_html()
+    out = [f"<div><b>samples at step {latest.step:,} (epoch {latest.epoch})</b> {legend}</div>",
+           block(latest)]
     for event in reversed(samples[-1 - previous:-1]):
-        out.append(f"<details><summary>epoch {event.epoch}</summary>{block(event)}</details>")
+        out.append(f"<details><summary>step {event.step:,} (epoch {event.epoch})</summary>"
+                   f"{block(event)}</details>")
     return "".join(out)
 
 

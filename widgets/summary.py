@@ -1,15 +1,19 @@
 """The static end-of-run summary: what stays in the notebook when no kernel (or no widget state)
-is around -- on GitHub, nbviewer, or after a restart.
+is around -- on GitHub, nbviewer, nbconvert HTML, in a colleague's untrusted notebook.
 
-It lays out the same panels as the live dashboard (``panels.py``), row by row: a header with a
-static progress bar and how the run ended, then each panel's chart (inline SVG) or HTML. The
-dashboard shows it in place of the widget when a run ends; ``run_summary_html(run)`` draws it for
-any finished or loaded ``Run`` from the run's own ``History``.
+Three outputs, from the same panels as the live dashboard (``panels.py``): the header (how the
+run ended) as HTML, every chart panel in one PNG laid out row by row as in the dashboard (PNG is
+shown by every front end, trusted or not, with no JavaScript and no network; SVG is not in an
+untrusted notebook), then the HTML panels (per-class table, mistakes, samples).
+``summary_html`` joins them into one HTML string (the PNG inline) for ``run_summary_html(run)``.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+
+import altair as alt
 
 from jaxtext import History
 
@@ -17,23 +21,30 @@ from . import charts, report
 from .panels import PANELS, Panel, layout
 
 
-def render_panels(history: History, panels: tuple[Panel, ...] = PANELS) -> dict[str, str]:
-    """SVG of every chart panel that has something to show, by panel name."""
-    out = {}
+def summary_chart(history: History, panels: tuple[Panel, ...] = PANELS) -> alt.TopLevelMixin | None:
+    """Every chart panel that has something to show, in the dashboard's rows; None if none."""
+    rows = []
     for row in layout(history.task, panels).values():
-        for panel in row:
-            if panel.kind == "chart":
-                chart = panel.draw(history, panel.title)
-                if chart is not None:
-                    out[panel.name] = charts.to_svg(chart)
-    return out
+        drawn = [panel.draw(history, panel.title) for panel in row if panel.kind == "chart"]
+        drawn = [chart for chart in drawn if chart is not None]
+        if drawn:
+            rows.append(alt.hconcat(*drawn, spacing=24) if len(drawn) > 1 else drawn[0])
+    if len(rows) <= 1:
+        return rows[0] if rows else None
+    return alt.vconcat(*rows, spacing=16).resolve_scale(color="independent",
+                                                        strokeDash="independent")
+
+
+def summary_png(history: History) -> bytes | None:
+    chart = summary_chart(history)
+    return charts.to_png(chart) if chart is not None else None
 
 
 def summary_top_html(history: History) -> str:
     """Header, a static progress bar and the final status line."""
     begin, end = history.begin, history.end
-    if begin is None:
-        return ""
+    if begin is None:  # stopped or failed while the data was prepared
+        return report.end_html(end, history.interrupt) if end is not None else ""
     step = end.step if end else (history.last_log.step if history.last_log else 0)
     status = end.status if end else "running"
     label = f"step {step:,}/{begin.total_steps:,}"
@@ -54,26 +65,40 @@ def summary_top_html(history: History) -> str:
     return "".join(parts)
 
 
-def summary_html(history: History, rendered: dict[str, str] | None = None,
-                 panels: tuple[Panel, ...] = PANELS) -> str:
-    """The whole summary as one HTML string; ``rendered``: chart SVGs already drawn, by name."""
-    if rendered is None:
-        rendered = render_panels(history, panels)
-    rows = []
-    for row, row_panels in layout(history.task, panels).items():
-        cells = []
-        for panel in row_panels:
-            content = rendered.get(panel.name) if panel.kind == "chart" \
-                else panel.draw(history, panel.title)
-            if content:
-                name = panel.name.replace("_", "-")
-                cells.append(f'<div class="jaxtext-{name}">{content}</div>')
-        if cells:
-            rows.append(f'<div class="jaxtext-row-{row}" style="display:flex;flex-wrap:wrap;'
-                        f'gap:16px 24px;align-items:flex-start;margin-top:6px">'
-                        + "".join(cells) + "</div>")
+def summary_tables_html(history: History, panels: tuple[Panel, ...] = PANELS) -> str:
+    """The HTML panels that have something to show, in the dashboard's order."""
+    parts = []
+    for row in layout(history.task, panels).values():
+        for panel in row:
+            if panel.kind == "html":
+                content = panel.draw(history, panel.title)
+                if content:
+                    parts.append(f'<div class="jaxtext-{panel.name.replace("_", "-")}" '
+                                 f'style="margin-top:6px">{content}</div>')
+    return "".join(parts)
+
+
+def png_html(png: bytes | None) -> str:
+    """An inline <img> of a PNG, at half its pixel size (it is rendered at scale 2)."""
+    if not png:
+        return ""
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<img class="jaxtext-charts" alt="training charts" '
+            f'src="data:image/png;base64,{data}" style="max-width:100%;height:auto" '
+            f'width="{png_width(png) // 2}">')
+
+
+def png_width(png: bytes) -> int:
+    """Pixel width from the PNG header (IHDR), without decoding the image."""
+    return int.from_bytes(png[16:20], "big")
+
+
+def summary_html(history: History, png: bytes | None = None) -> str:
+    """The whole summary as one HTML string (the charts as an inline PNG)."""
+    if png is None:
+        png = summary_png(history)
     return (f'<div class="jaxtext-summary" style="margin:4px 0">{summary_top_html(history)}'
-            + "".join(rows) + "</div>")
+            f"{png_html(png)}{summary_tables_html(history)}</div>")
 
 
 def run_summary_html(run: Any) -> str:

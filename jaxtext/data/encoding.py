@@ -55,6 +55,18 @@ class EncodedSplit:
         """int32 ids of one row (a view)."""
         return self.ids[self.offsets[row] : self.offsets[row + 1]]
 
+    def subset(self, rows: np.ndarray) -> EncodedSplit:
+        """Only ``rows`` (sorted), e.g. a fixed evaluation sample (``num_chars`` stays the
+        whole split's: a sample's bits per character are scaled by the caller)."""
+        rows = np.asarray(rows, np.int64)
+        lengths = self.lengths[rows]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        take = np.repeat(self.offsets[rows], lengths) + (
+            np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths))
+        labels = self.labels[rows] if self.labels is not None else None
+        dataset = self.dataset.select(rows) if self.dataset is not None else None
+        return EncodedSplit(self.ids[take], offsets, labels, self.num_chars, dataset)
+
     def texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
         """Original texts of some rows, e.g. the ``index`` of misclassified batch rows."""
         rows = [int(r) for r in np.asarray(rows).ravel() if r >= 0]

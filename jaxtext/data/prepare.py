@@ -6,19 +6,21 @@ so evaluation after training goes through exactly the same path as during traini
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from jaxtext.config import Config
-from jaxtext.data.batching import classify_batches, lm_batches, pack_lm
+from jaxtext.config import Config, describe_data
+from jaxtext.data.batching import bucket_widths, classify_batches, lm_batches, pack_lm
 from jaxtext.data.encoding import encode_splits, train_tokenizer
 from jaxtext.data.load import LoadedData, load_data
 from jaxtext.data.splits import SPLITS
 from jaxtext.data.tokenizer import TextTokenizer
 from jaxtext.errors import DataError
 from jaxtext.protocols import Dims
+from jaxtext.training.memory import check_training_memory
 
 
 @dataclass
@@ -62,16 +64,36 @@ class PreparedData:
         """Characters the split's tokens cover (the denominator of bits per character)."""
         return float(self.encoded[split].num_chars)
 
+    def default_prompt(self, words: int = 4) -> str:
+        """The first words of the first validation text: a prompt from the data's own world."""
+        texts = self.loaded.splits["validation"]["text"][:1]
+        return " ".join(texts[0].split()[:words]) + " " if texts else ""
 
-def prepare_data(config: Config, tokenizer: TextTokenizer | None = None) -> PreparedData:
-    """Load, split, tokenize (training a tokenizer on train unless one is given) and pack."""
+
+def prepare_data(config: Config, tokenizer: TextTokenizer | None = None,
+                 progress: Callable[[str], None] | None = None) -> PreparedData:
+    """Load, split, tokenize (training a tokenizer on train unless one is given) and pack.
+
+    ``progress(text)`` hears what is being done ("loading imdb", "training the word
+    tokenizer on 18,000 texts", ...); it may be called from a worker thread.
+    """
+    say = progress or (lambda text: None)
+    say(f"loading {describe_data(config.data)}")
     loaded = load_data(config.data, task=config.task, text_column=config.text_column,
                        label_column=config.label_column, seed=config.seed, limit=config.limit)
     if tokenizer is None:
+        say(f"training the {config.tokenizer} tokenizer on "
+            f"{len(loaded.splits['train']):,} texts (cached after the first time)")
         tokenizer = train_tokenizer(loaded, config.tokenizer, config.vocab_size, config.lowercase)
     max_len = config.max_len if config.task == "classify" else None
+    say(f"tokenizing {sum(len(s) for s in loaded.splits.values()):,} texts "
+        "(cached after the first time)")
     encoded = encode_splits(loaded, tokenizer, max_len)
     prepared = PreparedData(config, loaded, tokenizer, encoded)
+    # before packing and compiling: a step too big for the memory is one line, with its size
+    check_training_memory(config, vocab_size=tokenizer.vocab_size,
+                          num_outputs=prepared.dims.num_outputs,
+                          seq_len=_widest_batch(config, encoded))
     if config.task == "lm":
         prepared.packed = {s: pack_lm(encoded[s], config.max_len) for s in SPLITS}
         for split in SPLITS:
@@ -80,3 +102,12 @@ def prepare_data(config: Config, tokenizer: TextTokenizer | None = None) -> Prep
                     f"the {split} split has no text to model; give the dataset more rows "
                     f"or a '{split}' split")
     return prepared
+
+
+def _widest_batch(config: Config, encoded: dict[str, Any]) -> int:
+    """Tokens per row of the widest batch: an lm's windows are ``max_len``; a classifier's
+    batches are as wide as the bucket of its longest (truncated) text."""
+    if config.task == "lm":
+        return config.max_len
+    longest = max((int(e.lengths.max()) for e in encoded.values() if len(e)), default=1)
+    return next(w for w in bucket_widths(config.max_len) if w >= min(longest, config.max_len))

@@ -6,6 +6,7 @@ Every function takes a ``ModelState`` (weights) and the data or tokenizer it nee
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import jax
@@ -22,18 +23,41 @@ from jaxtext.training.state import ModelState
 from jaxtext.training.steps import eval_step_fn
 
 MISCLASSIFIED_SHOWN = 5
+IN_FLIGHT = 2  # batches dispatched ahead of the last finished one (a stop waits for few)
+
+
+class EvalHooks:
+    """How an evaluation talks to whoever runs it. The default runs quietly to the end; the
+    trainer's hooks show progress, compile new shapes where the clock keeps ticking, and stop
+    between batches (raising its own exception) when the user asks."""
+
+    def call(self, step, args: tuple, shape: tuple):
+        return step(*args)
+
+    def progress(self, done: int, total: int) -> None:
+        pass
+
+
+def _run_batches(step, model: ModelState, batches, dp: DataParallel, hooks: EvalHooks) -> list:
+    """Outputs of ``step`` on every batch, with at most ``IN_FLIGHT`` batches queued."""
+    outputs = []
+    for i, batch in enumerate(batches):
+        shape = tuple(np.shape(x) for x in batch if x is not None)
+        outputs.append(hooks.call(step, (model.params, model.rest, dp.shard_batch(batch)), shape))
+        if len(outputs) > IN_FLIGHT:
+            jax.block_until_ready(outputs[-1 - IN_FLIGHT])
+        hooks.progress(i + 1, len(batches))
+    return outputs
 
 
 def predict_probs(model: ModelState, encoded_split, *, num_classes: int, batch_size: int,
-                  max_len: int, dp: DataParallel) -> np.ndarray:
+                  max_len: int, dp: DataParallel, hooks: EvalHooks | None = None) -> np.ndarray:
     """float32[N, C] class probabilities for every example of an encoded split, in order."""
     step = eval_step_fn(model, "classify")
-    outputs, indices = [], []
     batches = classify_batches(encoded_split, batch_size, shuffle=False, seed=0, epoch=0,
                                max_len=max_len, pad_to_multiple=dp.num_devices)
-    for batch in batches:
-        outputs.append(step(model.params, model.rest, dp.shard_batch(batch)))
-        indices.append(batch.index)
+    outputs = _run_batches(step, model, batches, dp, hooks or EvalHooks())
+    indices = [batch.index for batch in batches]
     probs = np.zeros((len(encoded_split), num_classes), np.float32)
     if not outputs:
         return probs
@@ -45,32 +69,52 @@ def predict_probs(model: ModelState, encoded_split, *, num_classes: int, batch_s
 
 
 def lm_sums(model: ModelState, packed: np.ndarray, *, batch_size: int,
-            dp: DataParallel) -> dict:
+            dp: DataParallel, hooks: EvalHooks | None = None) -> dict:
     """Summed NLL and token count over a packed LM split (device sums, one fetch)."""
     step = eval_step_fn(model, "lm")
-    total = None
-    for batch in lm_batches(packed, batch_size, shuffle=False, seed=0, epoch=0,
-                            pad_to_multiple=dp.num_devices):
-        sums = step(model.params, model.rest, dp.shard_batch(batch))
-        total = sums if total is None else jax.tree.map(lambda a, b: a + b, total, sums)
-    if total is None:
+    batches = lm_batches(packed, batch_size, shuffle=False, seed=0, epoch=0,
+                         pad_to_multiple=dp.num_devices)
+    outputs = _run_batches(step, model, batches, dp, hooks or EvalHooks())
+    if not outputs:
         return {"loss": 0.0, "count": 0.0}
-    return {k: float(v) for k, v in jax.device_get(total).items()}
+    total = jax.tree.map(lambda *xs: sum(xs), *jax.device_get(outputs))
+    return {k: float(v) for k, v in total.items()}
 
 
 def evaluate_split(model: ModelState, data: PreparedData, split: str, *, dp: DataParallel,
-                   epoch: int = 0, step: int = 0) -> ev.EvalResult:
-    """Metrics of ``model`` on one prepared split ('train', 'validation' or 'test')."""
+                   epoch: int = 0, step: int = 0, hooks: EvalHooks | None = None,
+                   limit: int = 0) -> ev.EvalResult:
+    """Metrics of ``model`` on one prepared split ('train', 'validation' or 'test').
+
+    ``limit``: score a fixed sample of at most that many examples (classify) or windows (lm)
+    instead of the whole split; the result says so (``EvalResult.sampled``).
+    """
     cfg = data.config
     if cfg.task == "lm":
-        sums = lm_sums(model, data.packed[split], batch_size=cfg.batch_size, dp=dp)
-        metrics = language_model_metrics(sums["loss"], sums["count"], data.chars(split))
-        return ev.EvalResult(split=split, epoch=epoch, step=step, metrics=metrics)
+        packed = data.packed[split]
+        rows, total = sample_rows(len(packed), limit)
+        sums = lm_sums(model, packed[rows] if rows is not None else packed,
+                       batch_size=cfg.batch_size, dp=dp, hooks=hooks)
+        chars = data.chars(split) * (len(rows) / total if rows is not None else 1.0)
+        metrics = language_model_metrics(sums["loss"], sums["count"], chars)
+        return ev.EvalResult(split=split, epoch=epoch, step=step, metrics=metrics,
+                             sampled=len(rows) if rows is not None else 0)
     encoded = data.encoded[split]
+    rows, _ = sample_rows(len(encoded), limit)
+    if rows is not None:
+        encoded = encoded.subset(rows)
     probs = predict_probs(model, encoded, num_classes=len(data.label_names),
-                          batch_size=cfg.batch_size, max_len=cfg.max_len, dp=dp)
-    return classification_result(probs, encoded.labels, data.label_names, split, epoch, step,
-                                 texts=encoded.texts)
+                          batch_size=cfg.batch_size, max_len=cfg.max_len, dp=dp, hooks=hooks)
+    result = classification_result(probs, encoded.labels, data.label_names, split, epoch, step,
+                                   texts=encoded.texts)
+    return result if rows is None else dataclasses.replace(result, sampled=len(rows))
+
+
+def sample_rows(n: int, limit: int) -> tuple[np.ndarray | None, int]:
+    """A fixed, spread-out sample of ``limit`` of ``n`` rows (None: use them all)."""
+    if not limit or limit >= n:
+        return None, n
+    return np.sort(np.random.default_rng(0).choice(n, limit, replace=False)), n
 
 
 def classification_result(probs, labels, label_names, split, epoch, step,

@@ -1,7 +1,7 @@
 """Pure, jitted train and eval steps over a functional split of an NNX model.
 
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    params, rest, opt_state, sums = train_step(params, rest, opt_state, sums, batch)
+    params, rest, opt_state, sums, loss = train_step(params, rest, opt_state, sums, batch)
 
 Metric *sums* stay on device and are fetched every ``log_every`` steps, so the hot loop
 never waits for the device. Compiled steps are cached by (graphdef, optimizer spec, task),
@@ -72,12 +72,13 @@ def train_step_fn(model: ModelState, tx: optax.GradientTransformation, task: str
         def compute(model):
             return loss_fn(model(tokens, mask), batch)
 
-        (_, step_sums), grads = nnx.value_and_grad(compute, has_aux=True)(model)
+        (loss, step_sums), grads = nnx.value_and_grad(compute, has_aux=True)(model)
         _, _, new_rest = nnx.split(model, nnx.Param, ...)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         sums = jax.tree.map(jnp.add, sums, step_sums)
-        return params, new_rest, opt_state, sums
+        # `loss` is not donated to the next step: the loop waits on it to bound the queue
+        return params, new_rest, opt_state, sums, loss
 
     fn = jax.jit(train_step, donate_argnums=(0, 1, 2, 3))
     _CACHE[cache_key] = fn

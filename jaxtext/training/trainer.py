@@ -1,225 +1,396 @@
 """The training loop: prepared data + config -> jitted steps -> events -> ``TrainedState``.
 
-The loop dispatches steps without waiting for the device; metric sums are fetched every
-``log_every`` steps. Ctrl-C / the kernel's interrupt / a callback's stop request all end
-training at the next step boundary, and the state keeps the weights of the last finished
-step. A step whose gradients are not finite is skipped (the weights stay the last good
-ones) and training ends with status "failed". The loop never builds a ``Run``: it returns
-the trained state, and ``jaxtext.train`` makes the run from it.
+Answering at once. The loop keeps at most ``in_flight`` steps queued ahead of the device (it
+waits on step k-2 before dispatching k+1; on step k-1 once a step takes over
+``SLOW_STEP_S``), so a Stop, Ctrl-C or the kernel's interrupt ends training within a step or two,
+and the step counts views see are steps the device finished. A batch shape seen for the first
+time is compiled on a worker thread (``Session.wait_for``) while the views show a live clock,
+then "compiled in 8.2 s" or "compile cache hit"; evaluation shows its progress and stops between
+batches too. Metric sums stay on the device and are fetched about every half second (or every
+``log_every`` steps); the ETA comes from the steady step rate, compiles excluded.
+
+The state keeps the weights of the last finished step. A step whose gradients are not finite is
+skipped (the weights stay the last good ones) and training ends with status "failed". The loop
+never builds a ``Run``: it returns the trained state, and ``jaxtext.train`` makes the run.
+
+With ``checkpoint_every`` the loop writes checkpoints (``checkpointing.py``), and given a
+checkpoint's ``Position`` it continues exactly where that one stopped: same batches in the same
+order, same RNG streams, same schedule.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
-import threading
 import time
+from collections import deque
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxtext import events as ev
-from jaxtext.callbacks import Callback, TrainingControl
 from jaxtext.config import Config, describe_data
 from jaxtext.data.prepare import PreparedData
 from jaxtext.generate import epoch_samples
-from jaxtext.history import History
-from jaxtext.training.evaluate import evaluate_split
+from jaxtext.training import compile_cache
+from jaxtext.training.checkpointing import Checkpointer, Position
+from jaxtext.training.evaluate import EvalHooks, evaluate_split
 from jaxtext.training.optim import OptimizerSpec, learning_rate_schedule, make_optimizer
+from jaxtext.training.session import Session, Stopped
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState, TrainedState, init_model_state
 from jaxtext.training.steps import train_step_fn, zero_sums
 
-
-@contextlib.contextmanager
-def stop_on_sigint(control: TrainingControl):
-    """Turn the first Ctrl-C / kernel interrupt into a stop request at the next step."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        if control.stop_requested:  # a second Ctrl-C: the user really wants out
-            raise KeyboardInterrupt
-        control.request_stop("interrupted")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+IN_FLIGHT = 2  # steps dispatched ahead of the last finished one, for short steps
+SLOW_STEP_S = 0.05  # a step longer than this keeps one in flight (a stop waits for less)
+LOG_EVERY_S = 0.5  # with log_every 0: fetch metrics this often
 
 
 class Trainer:
-    """One training session; ``fit()`` once. ``callbacks`` are called with every event."""
+    """One training session; ``fit()`` once. Events go to the ``session``'s callbacks.
 
-    def __init__(self, config: Config, prepared: PreparedData, callbacks: list):
+    ``start``: weights to begin from (``init``: a fresh optimizer and schedule) or, with
+    ``position``, a checkpoint to continue (``resume``: its optimizer state, history and place
+    in the data). ``out``: the run folder checkpoints go to (``out/checkpoints``).
+    """
+
+    def __init__(self, config: Config, prepared: PreparedData, session: Session, *,
+                 start: TrainedState | None = None, position: Position | None = None,
+                 best_state=None, out: Path | None = None):
         self.config = config
         self.data = prepared
-        self.history = History()
-        self.callbacks = [self.history, *callbacks]
-        self.control = TrainingControl()
-        for cb in self.callbacks:  # a plain function has no control to set, and needs none
-            with contextlib.suppress(AttributeError, TypeError):
-                cb.control = self.control
-        self.step_hooks = [cb.on_step for cb in self.callbacks  # skip the base class's no-op
-                           if callable(getattr(cb, "on_step", None))
-                           and getattr(type(cb), "on_step", None) is not Callback.on_step]
+        self.session = session
+        self.history = session.history
+        if position is not None:  # a resumed run goes on from the checkpoint's history
+            for event in start.history.events:
+                self.history.update(event)
+        self.control = session.control
+        self.start = start
+        self.position = position or Position()
+        self.resuming = position is not None
+        self.best_state = best_state  # early stopping: (params, rest) of the best epoch
         self.dp = DataParallel()
+        self.out = out
+        self.compiled: set = set()  # (kind, shapes) this session has run once
+        self.in_flight = IN_FLIGHT
+        steps, seconds = config.checkpoint_interval
+        self.checkpointer = Checkpointer(out, steps=steps, seconds=seconds,
+                                         keep=config.keep_checkpoints) \
+            if out is not None and (steps or seconds) else None
 
     def emit(self, event) -> None:
-        for cb in self.callbacks:
-            cb(event)
+        self.session.emit(event)
 
-    def fit(self) -> TrainedState:
+    # -- setup -----------------------------------------------------------------------------
+
+    def _setup(self) -> None:
         cfg, data, dp = self.config, self.data, self.dp
-        start = time.perf_counter()
-        initial = init_model_state(cfg, data.dims)
-        steps_per_epoch = len(data.batches("train", epoch=0, shuffle=True,
-                                           pad_to_multiple=dp.num_devices))
-        total_steps = steps_per_epoch * cfg.epochs
-        spec = OptimizerSpec.from_config(cfg, total_steps)
-        tx = make_optimizer(spec)
-        lr_at = learning_rate_schedule(spec)
-        params = dp.replicate(initial.params)
-        rest = dp.replicate(initial.rest)
-        opt_state = dp.replicate(tx.init(params))
-        train_step = train_step_fn(initial, tx, cfg.task, spec)
+        self.initial = self.start.model if self.start is not None \
+            else init_model_state(cfg, data.dims)
+        self.steps_per_epoch = len(data.batches("train", epoch=0, shuffle=True,
+                                                pad_to_multiple=dp.num_devices))
+        self.total_steps = self.steps_per_epoch * cfg.epochs
+        self.spec = OptimizerSpec.from_config(cfg, self.total_steps)
+        tx = make_optimizer(self.spec)
+        self.lr_at = learning_rate_schedule(self.spec)
+        self.params = dp.replicate(self.initial.params)
+        self.rest = dp.replicate(self.initial.rest)
+        self.opt_state = dp.replicate(self.start.opt_state if self.resuming
+                                      else tx.init(self.initial.params))
+        saved = self.position.sums  # a checkpoint between two logs carries its partial sums
+        self.sums = dp.replicate({k: jnp.float32(v) for k, v in saved.items()} if saved
+                                 else zero_sums())
+        self.train_step = train_step_fn(self.initial, tx, cfg.task, self.spec)
+        self.prompt = cfg.prompt or data.default_prompt()
 
-        def model_now() -> ModelState:
-            return initial._replace(params=params, rest=rest)
+    def model_now(self) -> ModelState:
+        return self.initial._replace(params=self.params, rest=self.rest)
 
+    def trained_state(self) -> TrainedState:
+        data = self.data
+        return TrainedState(config=self.config, tokenizer=data.tokenizer,
+                            label_names=tuple(data.label_names), dims=data.dims,
+                            model=self.model_now(), opt_state=self.opt_state,
+                            total_steps=self.spec.total_steps, history=self.history,
+                            step=self.position.step, data=data)
+
+    def _begin(self) -> None:
+        cfg, data = self.config, self.data
         name = cfg.name or f"{cfg.model}-{describe_data(cfg.data).split(':')[-1]}"
+        old = [e for e in self.history.events if not isinstance(e, ev.TrainBegin)]
         self.emit(ev.TrainBegin(
             run_name=name, task=cfg.task, model=cfg.model, data=describe_data(cfg.data),
-            config=cfg.to_dict(), num_params=initial.num_params, devices=dp.describe(),
+            config=cfg.to_dict(), num_params=self.initial.num_params,
+            devices=self.dp.describe(),
             dataset_sizes={s: data.size(s) for s in ("train", "validation", "test")},
-            label_names=data.label_names, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch,
-            total_steps=total_steps, batch_size=cfg.batch_size))
+            label_names=data.label_names, epochs=cfg.epochs,
+            steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps,
+            batch_size=cfg.batch_size, out=str(self.out or ""),
+            resumed_at=self.position.step))
+        for event in old:  # a resumed run: the views draw what happened before the checkpoint
+            for view in self.session.views:
+                view(event)
 
-        step, epoch, status, message = 0, 0, "completed", ""
-        sums = dp.replicate(zero_sums())
-        examples = 0
-        timing = {"first_step_s": None, "train_s": 0.0, "steady_examples_start": 0}
-        best_value, best_state, bad_epochs = None, None, 0
-        monitor = cfg.monitor_metric
-        higher_is_better = monitor in ("accuracy", "macro_f1")
-        last_log = {"time": time.perf_counter(), "examples": 0, "step": 0}
+    # -- the loop --------------------------------------------------------------------------
 
-        def log(epoch: int) -> None:
-            nonlocal sums
-            if step == last_log["step"]:
-                return
-            fetched = jax.device_get(sums)
-            notfinite = int(jax.device_get(opt_state.total_notfinite))
-            sums = dp.replicate(zero_sums())
-            now = time.perf_counter()
-            count = max(float(fetched["count"]), 1.0)
-            loss = float(fetched["loss"]) / count
-            if notfinite or not math.isfinite(loss):
-                raise _Diverged(step)
-            dt = max(now - last_log["time"], 1e-9)
-            rate = (examples - last_log["examples"]) / dt
-            steps_per_s = (step - last_log["step"]) / dt
-            last_log.update(time=now, examples=examples, step=step)
-            self.emit(ev.StepLog(
-                step=step, epoch=epoch, total_steps=total_steps, examples_seen=examples,
-                examples_per_s=rate, elapsed_s=now - start,
-                eta_s=(total_steps - step) / max(steps_per_s, 1e-9),
-                lr=float(lr_at(step)), loss=loss,
-                accuracy=float(fetched["correct"]) / count if cfg.task == "classify" else None))
-
-        def finish(status: str, message: str, test=None) -> TrainedState:
-            self.emit(ev.TrainEnd(step=step, elapsed_s=time.perf_counter() - start,
-                                  status=status, message=message, test=test,
-                                  timing=_timing(timing, start, examples)))
-            return TrainedState(config=cfg, tokenizer=data.tokenizer,
-                                label_names=tuple(data.label_names), dims=data.dims,
-                                model=model_now(), opt_state=opt_state,
-                                total_steps=spec.total_steps, history=self.history, data=data)
-
+    def fit(self) -> TrainedState:
+        """Train; the session's stop control and Ctrl-C handling must be in place."""
+        cfg, pos = self.config, self.position
+        self._setup()
+        self._begin()
+        self.timing = {"first_step_s": None, "train_s": 0.0, "steady_examples_start": 0}
+        self.last_log = {"time": time.perf_counter(), "examples": pos.examples,
+                         "step": pos.step}
+        self.rate = None  # steady steps per second (compiles excluded), smoothed
+        status, message = "completed", ""
         try:
-            with stop_on_sigint(self.control):
-                for epoch in range(1, cfg.epochs + 1):
-                    batches = data.batches("train", epoch=epoch - 1, shuffle=True,
-                                           pad_to_multiple=dp.num_devices)
-                    epoch_clock = time.perf_counter()
-                    for batch in batches:
-                        if self.control.stop_requested:
-                            break
-                        params, rest, opt_state, sums = train_step(
-                            params, rest, opt_state, sums, dp.shard_batch(batch))
-                        step += 1
-                        examples += int(batch.weights.sum()) if cfg.task == "classify" \
-                            else int(batch.weights.shape[0])
-                        if timing["first_step_s"] is None:
-                            jax.block_until_ready(params)
-                            timing["first_step_s"] = time.perf_counter() - start
-                            last_log.update(time=time.perf_counter(), examples=examples, step=step)
-                            epoch_clock = time.perf_counter()
-                            timing["steady_examples_start"] = examples
-                        for hook in self.step_hooks:
-                            hook(step)
-                        if step % cfg.log_every == 0:
-                            log(epoch)
-                    log(epoch)
-                    jax.block_until_ready(params)
-                    timing["train_s"] += time.perf_counter() - epoch_clock
-                    if self.control.stop_requested:
-                        status, message = "interrupted", self.control.reason or "interrupted"
-                        self.emit(ev.Interrupt(step=step, epoch=epoch, reason=message))
-                        break
-                    result = evaluate_split(model_now(), data, "validation", dp=dp,
-                                            epoch=epoch, step=step)
-                    self.emit(result)
-                    value = result.metrics[monitor]
-                    improved = best_value is None or (
-                        value > best_value if higher_is_better else value < best_value)
-                    if improved:
-                        best_value, bad_epochs = value, 0
-                        if cfg.early_stopping:
-                            best_state = jax.tree.map(jnp.copy, (params, rest))
-                    else:
-                        bad_epochs += 1
-                    self.emit(ev.EpochEnd(epoch=epoch, step=step,
-                                          elapsed_s=time.perf_counter() - start,
-                                          train=self.history.last_train_metrics(),
-                                          validation=dict(result.metrics), is_best=improved))
-                    if cfg.task == "lm":
-                        samples = epoch_samples(model_now(), data.tokenizer, cfg,
-                                                max_len=data.dims.max_len, epoch=epoch,
-                                                step=step)
-                        if samples is not None:
-                            self.emit(samples)
-                    if cfg.early_stopping and bad_epochs >= cfg.early_stopping:
-                        status = "early_stopped"
-                        message = (f"no {monitor} improvement for {bad_epochs} epochs; "
-                                   f"restored the best weights ({monitor} {best_value:.4f})")
-                        break
+            for epoch in range(pos.epoch, cfg.epochs + 1):
+                pos.epoch = epoch
+                self._train_epoch(epoch)
+                if self.control.stop_requested:
+                    status, message = "interrupted", self.control.reason or "interrupted"
+                    self._checkpoint(f"step-{pos.step:08d}")  # resume from exactly here
+                    self.emit(ev.Interrupt(step=pos.step, epoch=epoch, reason=message))
+                    break
+                try:
+                    early = self._end_epoch(epoch)
+                except Stopped:
+                    status = "interrupted"
+                    message = (f"{self.control.reason or 'interrupted'} during the validation "
+                               f"of epoch {epoch}")
+                    self.emit(ev.Interrupt(step=pos.step, epoch=epoch, reason=message))
+                    break
+                if early:
+                    status = "early_stopped"
+                    message = (f"no {cfg.monitor_metric} improvement for {pos.bad_epochs} "
+                               f"epochs; restored the best weights ({cfg.monitor_metric} "
+                               f"{pos.best_value:.4f})")
+                    break
+                pos.epoch, pos.batch = epoch + 1, 0
         except _Diverged as err:
-            return finish("failed", f"training diverged at step {err.step}: the loss became "
-                          f"NaN/inf. The run keeps the last good weights; try a lower lr "
-                          f"(now {cfg.lr:g}) or grad_clip")
+            return self._finish("failed", f"training diverged at step {err.step}: the loss "
+                                f"became NaN/inf. The run keeps the last good weights; try a "
+                                f"lower lr (now {cfg.lr:g}) or grad_clip")
         except BaseException:
-            self.emit(ev.TrainEnd(step=step, elapsed_s=time.perf_counter() - start,
+            self._close_checkpoints()
+            self.emit(ev.TrainEnd(step=pos.step, elapsed_s=self.session.elapsed(),
                                   status="failed", message="error during training", test=None))
             raise
-
-        if best_state is not None:
-            params, rest = best_state
+        if self.best_state is not None:
+            self.params, self.rest = self.best_state
         if status == "interrupted":
-            return finish(status, message)
-        result = evaluate_split(model_now(), data, "test", dp=dp, epoch=epoch, step=step)
+            return self._finish(status, message)
+        try:
+            result = self._evaluate("test")
+        except Stopped:
+            reason = self.control.reason or "interrupted"
+            message = f"{reason} during the test evaluation: the run has no test metrics"
+            self.emit(ev.Interrupt(step=pos.step, epoch=pos.epoch, reason=message))
+            return self._finish("interrupted", message)
         self.emit(result)
-        return finish(status, message if status != "completed" else "", dict(result.metrics))
+        return self._finish(status, message if status != "completed" else "",
+                            dict(result.metrics))
+
+    def _train_epoch(self, epoch: int) -> None:
+        cfg, pos, dp = self.config, self.position, self.dp
+        batches = self.data.batches("train", epoch=epoch - 1, shuffle=True,
+                                    pad_to_multiple=dp.num_devices)
+        self.session.phase("train", f"epoch {epoch}/{cfg.epochs}", pos.step, self.total_steps)
+        clock = time.perf_counter()
+        pending = deque()  # the not donated per-step losses of the steps in flight
+        for batch in batches[pos.batch:]:  # a resumed epoch skips what the checkpoint saw
+            if self.control.stop_requested:
+                break
+            args = (self.params, self.rest, self.opt_state, self.sums, dp.shard_batch(batch))
+            shape = ("train", batch[0].shape)
+            if shape in self.compiled:
+                outputs = self.train_step(*args)
+            else:  # compile where the clock keeps ticking; the copies keep the weights safe
+                started = time.perf_counter()
+                try:
+                    outputs = self._compile_visibly(self.train_step, args, shape, donated=4)
+                except Stopped:
+                    break
+                spent = time.perf_counter() - started  # the steady clock and rate leave it out
+                clock += spent
+                self.last_log["time"] += spent
+            self.params, self.rest, self.opt_state, self.sums, loss = outputs
+            pending.append((loss, time.perf_counter()))
+            pos.step += 1
+            pos.batch += 1
+            pos.examples += int(batch.weights.sum()) if cfg.task == "classify" \
+                else int(batch.weights.shape[0])
+            if self.timing["first_step_s"] is None:
+                self.timing["first_step_s"] = self.session.elapsed()
+                self.timing["steady_examples_start"] = pos.examples
+                self.last_log["examples"] = pos.examples
+            while len(pending) > self.in_flight:  # bound the queue: a stop waits for few
+                finished, dispatched = pending.popleft()
+                finished.block_until_ready()
+                if time.perf_counter() - dispatched > SLOW_STEP_S * (self.in_flight + 1):
+                    self.in_flight = 1
+            self.session.tick(pos.step - len(pending))
+            now = time.perf_counter()
+            if (pos.step % cfg.log_every == 0 if cfg.log_every
+                    else now - self.last_log["time"] >= LOG_EVERY_S):
+                self._log(epoch)
+            if self.checkpointer is not None and self.checkpointer.due(pos.step):
+                self._checkpoint(f"step-{pos.step:08d}")
+            if cfg.task == "lm" and cfg.sample_every and pos.step % cfg.sample_every == 0:
+                self._samples(epoch)
+        self._log(epoch)
+        jax.block_until_ready(self.params)
+        self.session.tick(pos.step)
+        self.timing["train_s"] += time.perf_counter() - clock
+
+    def _compile_visibly(self, step, args: tuple, shape: tuple, donated: int = 0):
+        """The first call of ``step`` for a shape, on a worker thread, with "compiling" shown.
+
+        ``donated``: how many leading arguments the step consumes; they are copied first so a
+        stop during the compile (which abandons the call) leaves the originals intact.
+        """
+        kind, dims = shape[0], shape[1]
+        self.session.phase("compile", f"compiling the {kind} step for {_describe(dims)}")
+        hits, misses = compile_cache.lookups()
+        start = time.perf_counter()
+        if donated:
+            args = (*jax.tree.map(jnp.copy, args[:donated]), *args[donated:])
+        outputs = self.session.wait_for(lambda: jax.block_until_ready(step(*args)))
+        seconds = time.perf_counter() - start
+        self.compiled.add(shape)
+        new_hits, new_misses = compile_cache.lookups()
+        how = ("compiled" if new_misses > misses else
+               "loaded from the compile cache" if new_hits > hits else "reused")
+        self.session.phase("compile", f"{kind} step for {_describe(dims)} {how} in "
+                           f"{seconds:.1f} s")
+        return outputs
+
+    def _log(self, epoch: int) -> None:
+        pos = self.position
+        if pos.step == self.last_log["step"]:
+            return
+        fetched = jax.device_get(self.sums)
+        notfinite = int(jax.device_get(self.opt_state.total_notfinite))
+        self.sums = self.dp.replicate(zero_sums())
+        now = time.perf_counter()
+        count = max(float(fetched["count"]), 1.0)
+        loss = float(fetched["loss"]) / count
+        if notfinite or not math.isfinite(loss):
+            raise _Diverged(pos.step)
+        dt = max(now - self.last_log["time"], 1e-9)
+        rate = (pos.examples - self.last_log["examples"]) / dt
+        steps_per_s = (pos.step - self.last_log["step"]) / dt
+        self.rate = steps_per_s if self.rate is None else 0.7 * self.rate + 0.3 * steps_per_s
+        self.last_log.update(time=now, examples=pos.examples, step=pos.step)
+        self.emit(ev.StepLog(
+            step=pos.step, epoch=epoch, total_steps=self.total_steps,
+            examples_seen=pos.examples, examples_per_s=rate,
+            elapsed_s=self.session.elapsed(),
+            eta_s=(self.total_steps - pos.step) / max(self.rate, 1e-9),
+            lr=float(self.lr_at(pos.step)), loss=loss,
+            accuracy=(float(fetched["correct"]) / count
+                      if self.config.task == "classify" else None)))
+
+    def _evaluate(self, split: str) -> ev.EvalResult:
+        """Evaluate the current weights on a split; ``Stopped`` if a stop comes meanwhile."""
+        self.session.phase("evaluate", f"{split}: starting")
+        return evaluate_split(self.model_now(), self.data, split, dp=self.dp,
+                              epoch=self.position.epoch, step=self.position.step,
+                              hooks=_TrainerEvalHooks(self, split),
+                              limit=self.config.eval_limit)
+
+    def _end_epoch(self, epoch: int) -> bool:
+        """Validation, best weights, epoch-end samples; True when early stopping ends it."""
+        cfg, pos = self.config, self.position
+        result = self._evaluate("validation")
+        self.emit(result)
+        value = result.metrics[cfg.monitor_metric]
+        higher_is_better = cfg.monitor_metric in ("accuracy", "macro_f1")
+        improved = pos.best_value is None or (
+            value > pos.best_value if higher_is_better else value < pos.best_value)
+        if improved:
+            pos.best_value, pos.bad_epochs = value, 0
+            if cfg.early_stopping:
+                self.best_state = jax.tree.map(jnp.copy, (self.params, self.rest))
+        else:
+            pos.bad_epochs += 1
+        self.emit(ev.EpochEnd(epoch=epoch, step=pos.step, elapsed_s=self.session.elapsed(),
+                              train=self.history.last_train_metrics(),
+                              validation=dict(result.metrics), is_best=improved))
+        if improved:
+            self._checkpoint("best", resumable=False)
+        if cfg.task == "lm" and not (cfg.sample_every and pos.step % cfg.sample_every == 0):
+            self._samples(epoch)
+        return bool(cfg.early_stopping and pos.bad_epochs >= cfg.early_stopping)
+
+    def _samples(self, epoch: int) -> None:
+        if self.config.sample_tokens == 0:
+            return
+        self.session.phase("samples", "sampling from the model")
+        samples = epoch_samples(self.model_now(), self.data.tokenizer, self.config,
+                                prompt=self.prompt, max_len=self.data.dims.max_len,
+                                epoch=epoch, step=self.position.step)
+        self.emit(samples)
+
+    # -- checkpoints and the end -----------------------------------------------------------
+
+    def _checkpoint(self, name: str, resumable: bool = True) -> None:
+        if self.checkpointer is None:
+            return
+        self.position.sums = {k: float(v) for k, v in jax.device_get(self.sums).items()}
+        self.position.elapsed_s = self.session.elapsed()
+        self.checkpointer.save(name, self.trained_state(),
+                               self.position if resumable else None, self.best_state)
+
+    def _close_checkpoints(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
+
+    def _finish(self, status: str, message: str, test=None) -> TrainedState:
+        self._close_checkpoints()
+        self.emit(ev.TrainEnd(step=self.position.step, elapsed_s=self.session.elapsed(),
+                              status=status, message=message, test=test,
+                              timing=self._timing()))
+        return self.trained_state()
+
+    def _timing(self) -> dict[str, float]:
+        t = self.timing
+        steady = self.position.examples - t["steady_examples_start"]
+        return {"first_step_s": t["first_step_s"] or 0.0,
+                "train_examples_per_s": steady / t["train_s"] if t["train_s"] else 0.0,
+                "total_s": self.session.elapsed()}
 
 
-def _timing(timing: dict, start: float, examples: int) -> dict[str, float]:
-    steady = examples - timing["steady_examples_start"]
-    return {"first_step_s": timing["first_step_s"] or 0.0,
-            "train_examples_per_s": steady / timing["train_s"] if timing["train_s"] else 0.0,
-            "total_s": time.perf_counter() - start}
+class _TrainerEvalHooks(EvalHooks):
+    """Evaluation inside training: visible compiles, progress twice a second, stops."""
+
+    def __init__(self, trainer: Trainer, split: str):
+        self.trainer, self.split = trainer, split
+        self.next_report = 0.0
+
+    def call(self, step, args: tuple, shape: tuple):
+        if self.trainer.control.stop_requested:
+            raise Stopped
+        key = ("eval", shape[0])
+        if key in self.trainer.compiled:
+            return step(*args)
+        return self.trainer._compile_visibly(step, args, key)
+
+    def progress(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now >= self.next_report or done == total:
+            self.next_report = now + LOG_EVERY_S
+            self.trainer.session.phase("evaluate", f"{self.split}: batch {done:,}/{total:,}",
+                                       done, total)
+        self.trainer.session.tick()
+
+
+def _describe(dims) -> str:
+    """A batch shape in words: ``(64, 120)`` -> "batches of 64 x 120 tokens"."""
+    dims = tuple(int(d) for d in np.atleast_1d(dims))
+    return f"batches of {' x '.join(map(str, dims))} tokens" if len(dims) == 2 \
+        else f"shape {dims}"
 
 
 class _Diverged(Exception):
