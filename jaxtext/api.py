@@ -17,7 +17,6 @@ from jaxtext.config import Config
 from jaxtext.errors import TrainingError
 from jaxtext.protocols import check_callback
 from jaxtext.registry import callbacks as callback_registry
-from jaxtext.run import Run
 
 
 def in_notebook_kernel() -> bool:
@@ -53,31 +52,32 @@ def resolve_callbacks(callbacks: Any) -> list:
     return resolved
 
 
-def train(config: Config | dict | None = None, *, callbacks: Any = "auto", **keys) -> Run:
+def train(config: Config | dict | None = None, *, callbacks: Any = "auto", **keys):
     """Train a model and return the finished ``Run`` (keys as in the config / cell body).
 
     A run that diverges raises ``TrainingError``; its ``run`` attribute holds the last good
     weights. A stopped run (Ctrl-C, the Stop button) is returned with status "interrupted";
-    stopped while its data is prepared, nothing was trained: ``TrainingError`` with no run.
+    stopped before its first step, nothing was trained: ``Cancelled``, with no run.
     With ``out`` (or checkpointing) the run is saved there whatever its status, never over a
     finished run unless ``overwrite``; if that fails it goes to a rescue folder, with a warning.
     """
-    from jaxtext.data.sources import check_name
-    from jaxtext.starts import check_start, out_folder, resolve_start, save_result
-    from jaxtext.training import compile_cache
     from jaxtext.training.session import Session
-    from jaxtext.training.trainer import Trainer
 
-    compile_cache.enable()
-    cfg, start = resolve_start(config, keys)
-    if isinstance(cfg.data, str):
-        check_name(cfg.data)  # a misspelt dataset is one line before anything is shown
-    out = out_folder(cfg)  # checked writable before the data is loaded
+    # The views first, so a notebook shows the run at once (the libraries take seconds to load).
     session = Session(resolve_callbacks(callbacks))
     with session.stop_on_sigint():
+        cfg, start, out = _settings(session, config, keys)
+        from jaxtext.run import Run  # loaded by now (_settings imports them on a worker)
+        from jaxtext.starts import check_start, save_result
+        from jaxtext.training.trainer import Trainer
+
         data = _prepare(cfg, session, start.trained.tokenizer if start else None)
         if start is not None:
-            check_start(start, data)
+            try:
+                check_start(start, data)
+            except BaseException as err:
+                _end_early(session, err, "checking the data")
+                raise
         trainer = Trainer(cfg, data, session, out=out,
                           start=start.trained if start else None,
                           position=start.position if start else None,
@@ -90,12 +90,38 @@ def train(config: Config | dict | None = None, *, callbacks: Any = "auto", **key
     return run
 
 
+def _settings(session, config, keys):
+    """The validated config, what it starts from and its out folder (checked writable),
+    after loading JAX, Flax and datasets on a worker thread (seconds; the clock moves)."""
+    from jaxtext.data.sources import check_name
+    from jaxtext.starts import out_folder, resolve_start
+
+    session.phase("data", "loading JAX, Flax and datasets")
+    try:
+        session.wait_for(_load_libraries)
+        cfg, start = resolve_start(config, keys)
+        if isinstance(cfg.data, str):
+            check_name(cfg.data)  # a misspelt dataset is one line, before any data is read
+        return cfg, start, out_folder(cfg)
+    except BaseException as err:
+        _end_early(session, err, "loading the libraries")
+        raise
+
+
+def _load_libraries() -> None:
+    import jaxtext.data.prepare  # noqa: F401
+    import jaxtext.models  # noqa: F401
+    import jaxtext.run  # noqa: F401
+    import jaxtext.starts  # noqa: F401
+    import jaxtext.training.trainer  # noqa: F401
+    from jaxtext.training import compile_cache
+
+    compile_cache.enable()
+
+
 def _prepare(cfg: Config, session, tokenizer):
     """The data, prepared on a worker thread while the views show what it is doing."""
-    from jaxtext import events as ev
     from jaxtext.data.prepare import prepare_data
-    from jaxtext.errors import Cancelled
-    from jaxtext.training.session import Stopped
 
     said = {"text": "preparing the data"}
     session.phase("data", said["text"])
@@ -113,27 +139,36 @@ def _prepare(cfg: Config, session, tokenizer):
         data = session.wait_for(lambda: prepare_data(cfg, tokenizer=tokenizer,
                                                      progress=progress),
                                 on_tick=show_progress)
-    except BaseException as err:  # leave no live-looking view behind
-        stopped = isinstance(err, (Stopped, KeyboardInterrupt))
-        message = ("stopped while preparing the data; nothing was trained" if stopped
-                   else f"the data could not be prepared: {err}")
-        session.emit(ev.TrainEnd(step=0, elapsed_s=session.elapsed(),
-                                 status="cancelled" if stopped else "failed",
-                                 message=message, test=None))
-        if isinstance(err, Stopped):
-            raise Cancelled(message) from None
+    except BaseException as err:
+        _end_early(session, err, "preparing the data")
         raise
-    seconds = session.elapsed() - started
-    session.phase("data", f"data ready in {seconds:.1f} s")
+    session.phase("data", f"data ready in {session.elapsed() - started:.1f} s")
     return data
 
 
-def load(path: str | Path) -> Run:
+def _end_early(session, err: BaseException, doing: str) -> None:
+    """A failure or a stop before the first step: end the views (none is left looking alive);
+    a stop becomes ``Cancelled``, anything else goes on to the caller as it is."""
+    from jaxtext import events as ev
+    from jaxtext.errors import Cancelled
+    from jaxtext.training.session import Stopped
+
+    stopped = isinstance(err, (Stopped, KeyboardInterrupt))
+    message = f"stopped while {doing}; nothing was trained" if stopped else str(err)
+    session.emit(ev.TrainEnd(step=0, elapsed_s=session.elapsed(),
+                             status="cancelled" if stopped else "failed", message=message,
+                             test=None))
+    if isinstance(err, Stopped):
+        raise Cancelled(message) from None
+
+
+def load(path: str | Path):
     """Load a run saved with ``Run.save`` (bit-exact params, optimizer state, tokenizer)."""
     import os
 
     from jaxtext.checkpoint import read_run
     from jaxtext.errors import ConfigError, shown
+    from jaxtext.run import Run
 
     if not isinstance(path, (str, os.PathLike)):
         raise ConfigError(f"load takes a run folder's path, not {shown(path)}")

@@ -91,6 +91,8 @@ class Phase:
     elapsed_s: float
     done: int = 0  # progress in the phase's own units (texts, batches); 0 with total 0: unknown
     total: int = 0
+    took_s: float = 0.0  # a compile that just finished: how long it took
+    cached: bool = False  # ... and whether JAX's persistent compile cache had it
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,9 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 class JupyterLab:
     """``with JupyterLab(tmp) as lab: lab.url("lab/tree/x.ipynb")`` -- a private server."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None):
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None, theme: str = ""):
         self.workdir = Path(workdir)
+        self.theme = theme  # e.g. "JupyterLab Dark"; "" keeps the default light theme
         self.root = self.workdir / "root"
         self.token = secrets.token_hex(16)
         self.port = _free_port()
@@ -67,17 +68,21 @@ class JupyterLab:
 
     def __enter__(self) -> JupyterLab:
         dirs = {name: self.workdir / name for name in
-                ("config", "runtime", "ipython", "settings", "workspaces")}
+                ("config", "runtime", "ipython", "settings", "workspaces", "data")}
         for d in [self.root, *dirs.values()]:
             d.mkdir(parents=True, exist_ok=True)
         news = dirs["settings"] / "@jupyterlab" / "apputils-extension"
         news.mkdir(parents=True, exist_ok=True)
         (news / "notification.jupyterlab-settings").write_text(
             json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        if self.theme:
+            (news / "themes.jupyterlab-settings").write_text(json.dumps({"theme": self.theme}))
         env = {**os.environ, "JUPYTER_CONFIG_DIR": str(dirs["config"]),
                "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]), "IPYTHONDIR": str(dirs["ipython"]),
                "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
-               "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]), **self.extra_env}
+               "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
+               # its own notebook-trust database: a notebook never run here is untrusted
+               "JUPYTER_DATA_DIR": str(dirs["data"]), **self.extra_env}
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
                f"--port={self.port}", f"--IdentityProvider.token={self.token}",
                f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",

@@ -14,7 +14,7 @@ from jaxtext.magics import JaxtextMagics, PredictCommand, TrainCommand
 from jaxtext.magics.parsing import find_run
 from jaxtext.magics.reports import summary_line
 from jaxtext.settings import parse_tokens, parse_value, parse_yaml_settings
-from jaxtext.training.trainer import IN_FLIGHT
+from jaxtext.training.trainer import MAX_IN_FLIGHT
 
 # -- parsing (pure) ----------------------------------------------------------------------
 
@@ -464,7 +464,7 @@ def test_kernel_interrupt_binds_the_run_with_one_line(ip, capsys):
     assert result.error_in_exec is None
     clf = ip.user_ns["clf"]
     # step 2 has finished when on_step(2) runs; the steps queued behind it finish too
-    assert clf.status == "interrupted" and 2 <= clf.steps <= 2 + IN_FLIGHT
+    assert clf.status == "interrupted" and 2 <= clf.steps <= 2 + MAX_IN_FLIGHT
     out = capsys.readouterr()
     assert out.out == f"clf: interrupted at step {clf.steps}; it keeps the weights so far\n"
     assert "Traceback" not in out.err

@@ -17,7 +17,7 @@ from flax import nnx
 import jaxtext
 from jaxtext import events as ev
 from jaxtext.registry import models
-from jaxtext.training.trainer import IN_FLIGHT
+from jaxtext.training.trainer import MAX_IN_FLIGHT
 
 
 class Recorder(jaxtext.Callback):
@@ -101,7 +101,7 @@ def test_stop_request_keeps_the_model():
     rec = Recorder(stop_at=7)
     run = jaxtext.train({**TINY, "epochs": 3}, callbacks=[rec])
     # on_step(7) comes once step 7 has finished; the steps already queued behind it finish too
-    assert run.status == "interrupted" and 7 <= run.steps <= 7 + IN_FLIGHT
+    assert run.status == "interrupted" and 7 <= run.steps <= 7 + MAX_IN_FLIGHT
     assert rec.of(ev.Interrupt)[0].reason == "test stop"
     assert rec.of(ev.Interrupt)[0].step == run.steps
     assert rec.of(ev.TrainEnd)[0].status == "interrupted"
@@ -111,7 +111,7 @@ def test_stop_request_keeps_the_model():
 def test_ctrl_c_stops_at_a_step_boundary():
     rec = Recorder(sigint_at=5)
     run = jaxtext.train({**TINY, "epochs": 3}, callbacks=[rec])
-    assert run.status == "interrupted" and 5 <= run.steps <= 5 + IN_FLIGHT
+    assert run.status == "interrupted" and 5 <= run.steps <= 5 + MAX_IN_FLIGHT
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 

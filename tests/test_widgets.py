@@ -12,7 +12,7 @@ import pytest
 from jaxtext import History, display
 from jaxtext import events as ev
 from jaxtext.callbacks import Callback, TrainingControl
-from jaxtext.training.trainer import IN_FLIGHT
+from jaxtext.training.trainer import MAX_IN_FLIGHT
 from jaxtext.widgets import Dashboard, charts, report
 from jaxtext.widgets.dashboard import STOP_REASON
 from jaxtext.widgets.summary import run_summary_html, summary_chart, summary_html, summary_png
@@ -402,7 +402,7 @@ def test_real_run_stopped_from_the_dashboard_keeps_the_weights():
                         callbacks=[dash, _StopAt(dash, 3)])
     assert dash.stop_clicked and run.status == "interrupted"
     # stopped within the steps already queued when step 3 finished
-    assert 3 <= run.steps <= 3 + IN_FLIGHT < dash.history.begin.total_steps
+    assert 3 <= run.steps <= 3 + MAX_IN_FLIGHT and run.steps < dash.history.begin.total_steps
     assert dash.history.interrupt.reason == STOP_REASON
     assert dash.w["progress"].bar_style == "warning" and dash.w["progress"].value == run.steps
     assert "stopped from the dashboard" in dash.w["message"].value

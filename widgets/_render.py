@@ -13,8 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from .charts import to_svg
-
 
 class ChartRenderer:
     def __init__(self) -> None:
@@ -101,6 +99,8 @@ class ChartRenderer:
                 self._busy = True
             start = time.perf_counter()
             try:
+                from .charts import to_svg  # altair loads here, off the cell's thread
+
                 chart = build()  # None: nothing to draw yet
                 svg = to_svg(chart) if chart is not None else ""
             except Exception as err:  # noqa: BLE001 - show it in the panel, keep training

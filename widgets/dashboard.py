@@ -89,6 +89,7 @@ class Dashboard(Callback):
         self._next_chart = 0.0
         self._rendered: dict[str, Any] = {}  # panel -> stale key of its last draw / render
         self._log_clock = 0.0  # monotonic time of the last StepLog
+        self._compiles: list[tuple[float, bool]] = []  # (seconds, from the cache) per compile
 
     # ----------------------------------------------------------------------------- events
 
@@ -138,6 +139,8 @@ class Dashboard(Callback):
         self._refresh(time.monotonic(), charts_now=True)
 
     def on_phase(self, event: ev.Phase) -> None:
+        if event.name == "compile" and event.took_s:
+            self._compiles.append((event.took_s, event.cached))
         self._refresh(time.monotonic())
 
     def on_log(self, event: ev.StepLog) -> None:
@@ -265,10 +268,9 @@ class Dashboard(Callback):
             elif h.interrupt is not None:
                 w["message"].value = (f"<div>stopping at step {h.interrupt.step:,}: "
                                       f"{report.esc(h.interrupt.reason)}…</div>")
-            elif h.phase is not None and h.phase.name == "compile" \
-                    and not h.phase.detail.startswith("compiling"):
-                w["message"].value = f'<div style="{report.MUTED}">{report.esc(h.phase.detail)}' \
-                                     "</div>"
+            elif self._compiles:
+                w["message"].value = f'<div style="{report.MUTED};font-size:12px">' \
+                                     f"{report.esc(report.compiles_text(self._compiles))}</div>"
             self._refresh_html_panels()
         self._apply_renders()
         # A render the budget defers is retried at every refresh: _next_chart only moves on
@@ -295,12 +297,15 @@ class Dashboard(Callback):
                 step=self._step, total=begin.total_steps, epoch=epoch, epochs=begin.epochs,
                 examples_per_s=log.examples_per_s if log else None, elapsed_s=elapsed,
                 eta_s=0.0 if h.end else eta)
+        epoch = min(begin.epochs, max(1, (self._step - 1) // max(1, begin.steps_per_epoch)
+                                      + 1)) if self._step else 1
         if phase.name == "compile" and not phase.detail.startswith("compiling"):
             return report.status_text(
-                step=self._step, total=begin.total_steps, epoch=1, epochs=begin.epochs,
+                step=self._step, total=begin.total_steps, epoch=epoch, epochs=begin.epochs,
                 examples_per_s=h.last_log.examples_per_s if h.last_log else None,
                 elapsed_s=elapsed, eta_s=None)
-        return f"{phase.detail}… · {report.fmt_time(elapsed)} elapsed"
+        return (f"epoch {epoch}/{begin.epochs} · {phase.detail}… · {report.fmt_time(elapsed)} "
+                "elapsed")
 
     def _phase_clock(self, phase: ev.Phase | None) -> float:
         """When the current phase event arrived (monotonic), so the clock runs on from it."""

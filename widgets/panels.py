@@ -7,6 +7,7 @@ that may change it, and how it draws: ``draw(history, title)`` returns an Altair
 or an HTML string (``kind="html"``: cheap, drawn at once), or ``None`` while it has nothing to
 show (the panel stays hidden). Panels that share a ``row`` sit side by side, wrapping on narrow
 screens; rows appear in the order their first panel is declared. Adding a panel is one entry here.
+The chart builders (and Altair, ~2.7 s to import) load on first draw, not with the dashboard.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from jaxtext import History
 
-from . import charts, report
+from . import report
 
 
 @dataclass(frozen=True)
@@ -36,22 +37,30 @@ class Panel:
 
 
 def _loss(h: History, title: str):
+    from . import charts
+
     return charts.loss_chart(h.rows).properties(title=title) if h.rows else None
 
 
 def _validation(h: History, title: str):
+    from . import charts
+
     if not h.validation_rows:
         return None
     return charts.metrics_chart(h.rows).properties(title=title)
 
 
 def _lr(h: History, title: str):
+    from . import charts
+
     if not any(r["kind"] == "train" for r in h.rows):
         return None
     return charts.lr_chart(h.rows, height=60).properties(title=title)
 
 
 def _confusion(h: History, title: str):
+    from . import charts
+
     rep = h.report
     if rep is None or not rep.confusion_matrix:
         return None

@@ -110,6 +110,20 @@ def metrics_line_html(last_log: ev.StepLog | None, validation: Mapping[str, floa
            f'{" · ".join(parts) or "&nbsp;"}</div>'
 
 
+def compiles_text(compiles: Sequence[tuple[float, bool]]) -> str:
+    """What XLA compiling cost so far, from (seconds, loaded from the cache) per shape.
+
+    >>> compiles_text([(8.2, False)]), compiles_text([(2.0, False), (0.5, True)])
+    ('compiled in 8.2 s', 'compiled 2 shapes in 2.5 s (1 from the compile cache)')
+    """
+    seconds = sum(s for s, _ in compiles)
+    cached = sum(c for _, c in compiles)
+    if len(compiles) == 1:
+        return ("compile cache hit" if cached else "compiled") + f" in {seconds:.1f} s"
+    text = f"compiled {len(compiles)} shapes in {seconds:.1f} s"
+    return text + (f" ({cached} from the compile cache)" if cached else "")
+
+
 def end_html(end: ev.TrainEnd, interrupt: ev.Interrupt | None = None) -> str:
     """One line: how the run ended, test metrics if any."""
     color = _STATUS_COLORS.get(end.status, "#333")
@@ -159,6 +173,21 @@ def per_class_html(per_class: Sequence[Mapping[str, Any]]) -> str:
     return _table(["class", "precision", "recall", "F1", "support"], rows)
 
 
+def fmt_prob(p: float) -> str:
+    """A probability with the digits it needs: 0.73, but 0.99981 and 0.0002 rather than
+    1.00 and 0.00 (an overconfident mistake should look like one).
+
+    >>> fmt_prob(0.734), fmt_prob(0.99981), fmt_prob(0.0002), fmt_prob(1.0)
+    ('0.73', '0.99981', '0.0002', '1.00')
+    """
+    if not math.isfinite(p):
+        return str(p)
+    tail = min(p, 1.0 - p)
+    digits = 2 if tail >= 0.01 or tail <= 0 else min(6, math.ceil(-math.log10(tail)) + 1)
+    text = f"{p:.{digits}f}"
+    return text if digits == 2 else text.rstrip("0")
+
+
 def _prob_bars(probs: Mapping[str, float] | Sequence[float], label_names: Sequence[str],
                true: str, predicted: str) -> str:
     if not isinstance(probs, Mapping):
@@ -170,7 +199,7 @@ def _prob_bars(probs: Mapping[str, float] | Sequence[float], label_names: Sequen
         out.append(
             f'<div style="display:flex;align-items:center;gap:4px;white-space:nowrap">'
             f'<span style="display:inline-block;width:{max(1, round(60 * p))}px;height:8px;'
-            f'background:{color}"></span>{esc(name)} {p:.2f}</div>')
+            f'background:{color}"></span>{esc(name)} {fmt_prob(p)}</div>')
     return "".join(out)
 
 

@@ -13,22 +13,26 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import altair as alt
-
 from jaxtext import History
 
-from . import charts, report
+from . import report
 from .panels import PANELS, Panel, layout
 
 
-def summary_chart(history: History, panels: tuple[Panel, ...] = PANELS) -> alt.TopLevelMixin | None:
-    """Every chart panel that has something to show, in the dashboard's rows; None if none."""
+def summary_chart(history: History, panels: tuple[Panel, ...] = PANELS):
+    """Every chart panel that has something to show, in the dashboard's rows (an Altair
+    chart); None if none."""
+    import altair as alt
+
     rows = []
     for row in layout(history.task, panels).values():
         drawn = [panel.draw(history, panel.title) for panel in row if panel.kind == "chart"]
         drawn = [chart for chart in drawn if chart is not None]
-        if drawn:
-            rows.append(alt.hconcat(*drawn, spacing=24) if len(drawn) > 1 else drawn[0])
+        if len(drawn) > 1:  # each chart keeps its own colors and dashes
+            rows.append(alt.hconcat(*drawn, spacing=24).resolve_scale(
+                color="independent", strokeDash="independent"))
+        elif drawn:
+            rows.append(drawn[0])
     if len(rows) <= 1:
         return rows[0] if rows else None
     return alt.vconcat(*rows, spacing=16).resolve_scale(color="independent",
@@ -36,6 +40,8 @@ def summary_chart(history: History, panels: tuple[Panel, ...] = PANELS) -> alt.T
 
 
 def summary_png(history: History) -> bytes | None:
+    from . import charts
+
     chart = summary_chart(history)
     return charts.to_png(chart) if chart is not None else None
 

@@ -17,6 +17,7 @@ from typing import Any
 import datasets
 import pyarrow as pa
 
+from jaxtext.data.columns import _quiet
 from jaxtext.errors import DataError, did_you_mean, not_utf8, shown
 from jaxtext.registry import datasets as dataset_registry
 
@@ -155,7 +156,8 @@ def _load_hf(spec: str) -> datasets.Dataset | datasets.DatasetDict:
     if looks_local and not path.exists():
         raise DataError(f"file not found: {name}; check the path (relative to {os.getcwd()})")
     try:
-        return datasets.load_dataset(str(path) if path.exists() else name, config)
+        with _quiet():
+            return datasets.load_dataset(str(path) if path.exists() else name, config)
     except (DataError, KeyboardInterrupt):
         raise
     except Exception as e:  # the hub raises many types: not found, offline, gated, config
@@ -184,7 +186,8 @@ def _load_files(builder: str, spec: str) -> datasets.DatasetDict:
         what = files[0] if len(files) == 1 else f"every file of {spec}"
         raise DataError(f"{what} is empty (0 bytes); put {builder} data in it")
     try:
-        return datasets.load_dataset(builder, **kwargs)
+        with _quiet():  # no progress-bar widgets in the notebook: the dashboard says what it does
+            return datasets.load_dataset(builder, **kwargs)
     except Exception as e:
         problem = next(filter(None, (_file_problem(builder, f) for f in files)), None)
         raise DataError(

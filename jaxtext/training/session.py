@@ -49,9 +49,10 @@ class Session:
     def elapsed(self) -> float:
         return time.perf_counter() - self.clock
 
-    def phase(self, name: str, detail: str, done: int = 0, total: int = 0) -> None:
+    def phase(self, name: str, detail: str, done: int = 0, total: int = 0,
+              **extra: Any) -> None:
         self.emit(ev.Phase(name=name, detail=detail, elapsed_s=self.elapsed(), done=done,
-                           total=total))
+                           total=total, **extra))
 
     def tick(self, done: int | None = None) -> None:
         """Tell the views the clock moved (and how many steps are done)."""

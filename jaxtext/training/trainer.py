@@ -1,8 +1,9 @@
 """The training loop: prepared data + config -> jitted steps -> events -> ``TrainedState``.
 
-Answering at once. The loop keeps at most ``in_flight`` steps queued ahead of the device (it
-waits on step k-2 before dispatching k+1; on step k-1 once a step takes over
-``SLOW_STEP_S``), so a Stop, Ctrl-C or the kernel's interrupt ends training within a step or two,
+Answering at once. The loop queues about ``QUEUE_S`` of work ahead of the device (two steps
+until it knows how long one takes; dozens of 2-ms steps; one step once a step takes longer:
+measured, an empty queue cost 6 % on the transformer), so a Stop, Ctrl-C or the kernel's
+interrupt ends training within two long steps or 0.1 s of short ones,
 and the step counts views see are steps the device finished. A batch shape seen for the first
 time is compiled on a worker thread (``Session.wait_for``) while the views show a live clock,
 then "compiled in 8.2 s" or "compile cache hit"; evaluation shows its progress and stops between
@@ -42,8 +43,9 @@ from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState, TrainedState, init_model_state
 from jaxtext.training.steps import train_step_fn, zero_sums
 
-IN_FLIGHT = 2  # steps dispatched ahead of the last finished one, for short steps
-SLOW_STEP_S = 0.05  # a step longer than this keeps one in flight (a stop waits for less)
+IN_FLIGHT = 2  # steps queued ahead of the device until their duration is known
+QUEUE_S = 0.1  # then: as many as take this long (a stop waits for no more), 1 for long steps
+MAX_IN_FLIGHT = 64
 LOG_EVERY_S = 0.5  # with log_every 0: fetch metrics this often
 
 
@@ -74,6 +76,8 @@ class Trainer:
         self.out = out
         self.compiled: set = set()  # (kind, shapes) this session has run once
         self.in_flight = IN_FLIGHT
+        self.step_s: float | None = None  # how long a step takes on the device, smoothed
+        self.last_done: float | None = None  # when the last waited-on step finished
         steps, seconds = config.checkpoint_interval
         self.checkpointer = Checkpointer(out, steps=steps, seconds=seconds,
                                          keep=config.keep_checkpoints) \
@@ -186,7 +190,8 @@ class Trainer:
         except Stopped:
             reason = self.control.reason or "interrupted"
             message = f"{reason} during the test evaluation: the run has no test metrics"
-            self.emit(ev.Interrupt(step=pos.step, epoch=pos.epoch, reason=message))
+            self.emit(ev.Interrupt(step=pos.step, epoch=min(pos.epoch, cfg.epochs),
+                                   reason=message))
             return self._finish("interrupted", message)
         self.emit(result)
         return self._finish(status, message if status != "completed" else "",
@@ -199,6 +204,7 @@ class Trainer:
         self.session.phase("train", f"epoch {epoch}/{cfg.epochs}", pos.step, self.total_steps)
         clock = time.perf_counter()
         pending = deque()  # the not donated per-step losses of the steps in flight
+        self.last_done = None
         for batch in batches[pos.batch:]:  # a resumed epoch skips what the checkpoint saw
             if self.control.stop_requested:
                 break
@@ -215,8 +221,9 @@ class Trainer:
                 spent = time.perf_counter() - started  # the steady clock and rate leave it out
                 clock += spent
                 self.last_log["time"] += spent
+                self.last_done = None
             self.params, self.rest, self.opt_state, self.sums, loss = outputs
-            pending.append((loss, time.perf_counter()))
+            pending.append(loss)
             pos.step += 1
             pos.batch += 1
             pos.examples += int(batch.weights.sum()) if cfg.task == "classify" \
@@ -225,11 +232,9 @@ class Trainer:
                 self.timing["first_step_s"] = self.session.elapsed()
                 self.timing["steady_examples_start"] = pos.examples
                 self.last_log["examples"] = pos.examples
-            while len(pending) > self.in_flight:  # bound the queue: a stop waits for few
-                finished, dispatched = pending.popleft()
-                finished.block_until_ready()
-                if time.perf_counter() - dispatched > SLOW_STEP_S * (self.in_flight + 1):
-                    self.in_flight = 1
+            while len(pending) > self.in_flight:  # bound the queue: a stop waits for little
+                pending.popleft().block_until_ready()
+                self._step_done()
             self.session.tick(pos.step - len(pending))
             now = time.perf_counter()
             if (pos.step % cfg.log_every == 0 if cfg.log_every
@@ -243,6 +248,16 @@ class Trainer:
         jax.block_until_ready(self.params)
         self.session.tick(pos.step)
         self.timing["train_s"] += time.perf_counter() - clock
+
+    def _step_done(self) -> None:
+        """A queued step finished: learn how long steps take and size the queue to
+        ``QUEUE_S`` of work (at least one step, so the device never waits on the host)."""
+        now = time.perf_counter()
+        if self.last_done is not None:
+            seconds = now - self.last_done
+            self.step_s = seconds if self.step_s is None else 0.8 * self.step_s + 0.2 * seconds
+            self.in_flight = max(1, min(MAX_IN_FLIGHT, int(QUEUE_S / max(self.step_s, 1e-4))))
+        self.last_done = now
 
     def _compile_visibly(self, step, args: tuple, shape: tuple, donated: int = 0):
         """The first call of ``step`` for a shape, on a worker thread, with "compiling" shown.
@@ -260,10 +275,11 @@ class Trainer:
         seconds = time.perf_counter() - start
         self.compiled.add(shape)
         new_hits, new_misses = compile_cache.lookups()
+        cached = new_hits > hits and new_misses == misses
         how = ("compiled" if new_misses > misses else
-               "loaded from the compile cache" if new_hits > hits else "reused")
+               "loaded from the compile cache" if cached else "reused")
         self.session.phase("compile", f"{kind} step for {_describe(dims)} {how} in "
-                           f"{seconds:.1f} s")
+                           f"{seconds:.1f} s", took_s=seconds, cached=cached)
         return outputs
 
     def _log(self, epoch: int) -> None:
@@ -294,9 +310,10 @@ class Trainer:
 
     def _evaluate(self, split: str) -> ev.EvalResult:
         """Evaluate the current weights on a split; ``Stopped`` if a stop comes meanwhile."""
-        self.session.phase("evaluate", f"{split}: starting")
+        self.session.phase("evaluate", f"evaluating {split}")
+        epoch = min(self.position.epoch, self.config.epochs)  # the last one trained, at the end
         return evaluate_split(self.model_now(), self.data, split, dp=self.dp,
-                              epoch=self.position.epoch, step=self.position.step,
+                              epoch=epoch, step=self.position.step,
                               hooks=_TrainerEvalHooks(self, split),
                               limit=self.config.eval_limit)
 
@@ -381,8 +398,8 @@ class _TrainerEvalHooks(EvalHooks):
         now = time.monotonic()
         if now >= self.next_report or done == total:
             self.next_report = now + LOG_EVERY_S
-            self.trainer.session.phase("evaluate", f"{self.split}: batch {done:,}/{total:,}",
-                                       done, total)
+            self.trainer.session.phase(
+                "evaluate", f"evaluating {self.split}: batch {done:,}/{total:,}", done, total)
         self.trainer.session.tick()
 
 
