@@ -28,9 +28,9 @@ from browser_harness import (
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-# far more than the test waits for (30 epochs of this run take 4 s once compiled): the run can
-# only end early by being stopped
-EPOCHS = 400
+# far more than the test waits for (400 epochs of this run took ~4 s once compiled): the run
+# can only end early by being stopped
+EPOCHS = 5000
 
 TRAIN_CELL = """%%train {name}
 model: mlp

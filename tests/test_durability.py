@@ -97,9 +97,15 @@ def test_a_save_killed_at_any_moment_leaves_the_old_or_the_new_run(tmp_path):
         run.save(tmp_path / f"source{i}")
     target = tmp_path / "target"
     runs[0].save(target)
+    runs[0].save(tmp_path / "timing")
+    timing = subprocess.Popen([sys.executable, "-c", KILL_SAVER, str(tmp_path / "source1"),
+                               str(tmp_path / "timing")], stdout=subprocess.PIPE, text=True,
+                              cwd=HERE)
+    assert timing.stdout.readline().strip() == "SAVING"
     started = time.perf_counter()
-    runs[1].save(tmp_path / "timing")
-    save_s = time.perf_counter() - started
+    assert timing.stdout.readline().strip() == "SAVED"
+    save_s = time.perf_counter() - started  # a save as long as it takes in a fresh process
+    timing.wait()
     rng = random.Random(0)
     outcomes = []
     for trial in range(24):
