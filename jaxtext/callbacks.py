@@ -85,6 +85,7 @@ class TerminalProgress(Callback):
     def __init__(self, file=None):
         self.file = file or sys.stderr
         self.bar = None
+        self._sampled: dict[str, int] = {}  # split -> examples scored, when eval_limit sampled
 
     def on_train_begin(self, event: ev.TrainBegin) -> None:
         from tqdm.auto import tqdm
@@ -115,9 +116,18 @@ class TerminalProgress(Callback):
             post["acc"] = f"{event.accuracy:.3f}"
         self.bar.set_postfix(post, refresh=False)
 
+    def on_eval(self, event: ev.EvalResult) -> None:
+        self._sampled[event.split] = event.sampled
+
     def on_epoch_end(self, event: ev.EpochEnd) -> None:
         val = "  ".join(f"{k} {v:.4f}" for k, v in event.validation.items())
-        self._write(f"epoch {event.epoch}: validation {val}{'  (best)' if event.is_best else ''}")
+        sample = self._sample_note("validation")
+        self._write(f"epoch {event.epoch}: validation{sample} {val}"
+                    f"{'  (best)' if event.is_best else ''}")
+
+    def _sample_note(self, split: str) -> str:
+        n = self._sampled.get(split, 0)
+        return f" (a sample of {n:,})" if n else ""
 
     def on_samples(self, event: ev.Samples) -> None:
         for s in event.samples[:2]:
@@ -134,7 +144,7 @@ class TerminalProgress(Callback):
             self.bar = None
         if event.test:
             test = "  ".join(f"{k} {v:.4f}" for k, v in event.test.items())
-            print(f"test: {test}", file=self.file)
+            print(f"test{self._sample_note('test')}: {test}", file=self.file)
         print(f"{event.status} in {_fmt_time(event.elapsed_s)} ({event.step} steps)"
               + (f": {event.message}" if event.message else ""), file=self.file)
 

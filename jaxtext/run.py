@@ -223,6 +223,8 @@ class Run:
 
     def __repr__(self) -> str:
         test = ", ".join(f"{k}={v:.4f}" for k, v in self.test_metrics.items())
+        if test and self.test_report.sampled:
+            test += f" (a sample of {self.test_report.sampled:,})"
         return (f"<Run {self.name}: {self.config.model} on {self.config.to_dict()['data']}, "
                 f"{self.status}, {self.steps} steps{', test ' + test if test else ''}>")
 

@@ -192,3 +192,13 @@ def output_text(cells: list[dict]) -> str:
             if out.get("output_type") == "error":
                 parts.append("\n".join(out.get("traceback", [])))
     return "\n".join(parts)
+
+
+def skip_without_browser() -> None:
+    """Skip a browser test where Chromium or the Python packages are missing."""
+    import pytest
+
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed (run .ci/install-browser)")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    pytest.importorskip("jupyterlab", reason="jupyterlab is not installed")

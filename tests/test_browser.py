@@ -17,11 +17,11 @@ import pytest
 from browser_harness import (
     JupyterLab,
     cell_states,
-    chromium_path,
     interrupt_kernel,
     lab_page,
     output_text,
     run_all_cells,
+    skip_without_browser,
     write_notebook,
 )
 
@@ -53,10 +53,7 @@ DASH = ".jaxtext-dashboard"
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    if chromium_path() is None:
-        pytest.skip("chromium is not installed (run .ci/install-browser)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    pytest.importorskip("jupyterlab", reason="jupyterlab is not installed")
+    skip_without_browser()
     workdir = tmp_path_factory.mktemp("lab")
     with JupyterLab(workdir) as server:
         yield server

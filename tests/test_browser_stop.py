@@ -20,11 +20,11 @@ import pytest
 from browser_harness import (
     JupyterLab,
     cell_states,
-    chromium_path,
     interrupt_kernel,
     lab_page,
     output_text,
     run_all_cells,
+    skip_without_browser,
     write_notebook,
 )
 
@@ -50,9 +50,7 @@ TRAINING = r"epoch \d+/\d+ · step [1-9][\d,]*/[\d,]+ · [\d,]+ ex/s"
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    if chromium_path() is None:
-        pytest.skip("chromium is not installed (run .ci/install-browser)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    skip_without_browser()
     workdir = tmp_path_factory.mktemp("lab")
     with JupyterLab(workdir) as server:
         yield server
@@ -132,8 +130,7 @@ def test_a_committed_notebook_opened_untrusted_shows_its_charts(lab, tmp_path):
 
 def test_dark_theme_screenshot(tmp_path):
     """The dashboard and its summary in JupyterLab's dark theme (kept for people to look at)."""
-    if chromium_path() is None:
-        pytest.skip("chromium is not installed (run .ci/install-browser)")
+    skip_without_browser()
     with JupyterLab(tmp_path / "dark", theme="JupyterLab Dark") as lab:
         write_notebook(lab.root / "dark.ipynb", [
             "%load_ext jaxtext",

@@ -15,7 +15,8 @@ from jaxtext.callbacks import Callback, TrainingControl
 from jaxtext.training.trainer import MAX_IN_FLIGHT
 from jaxtext.widgets import Dashboard, charts, report
 from jaxtext.widgets.dashboard import STOP_REASON
-from jaxtext.widgets.summary import run_summary_html, summary_chart, summary_html, summary_png
+from jaxtext.widgets.panels import PANELS
+from jaxtext.widgets.summary import png_width, run_summary_html, summary_html, summary_png
 
 LABELS = ["neg", "pos"]
 
@@ -159,11 +160,13 @@ def test_svg_is_small_even_for_long_runs():
 
 def test_summary_charts_render_offline():
     h = history_of(synthetic_events())
-    spec = json.dumps(summary_chart(h).to_dict())
+    charts_drawn = [p.draw(h, p.title) for p in PANELS if p.kind == "chart"]
+    spec = json.dumps([c.to_dict() for c in charts_drawn if c is not None])
     assert '"loss"' in spec and '"learning rate"' in spec and "confusion matrix" in spec
     assert "confusion matrix (test" not in spec  # no test evaluation in this stream
     png = summary_png(h)
     assert png.startswith(b"\x89PNG") and len(png) < 100_000
+    assert png_width(png) > 1600  # loss, lr and validation side by side, at scale 2
     html = summary_html(h, png)
     assert "data:image/png;base64," in html and "<svg" not in html
 

@@ -90,6 +90,7 @@ class Dashboard(Callback):
         self._rendered: dict[str, Any] = {}  # panel -> stale key of its last draw / render
         self._log_clock = 0.0  # monotonic time of the last StepLog
         self._compiles: list[tuple[float, bool]] = []  # (seconds, from the cache) per compile
+        self._svgs: dict[str, tuple[Any, str]] = {}  # panel -> (stale key, SVG) shown live
 
     # ----------------------------------------------------------------------------- events
 
@@ -176,13 +177,15 @@ class Dashboard(Callback):
         if replace:
             self._refresh(time.monotonic())
             self._renderer.cancel()  # the widget is about to go: its last renders are moot
+            self._renderer.wait(timeout=5)  # one in progress: it may still be reused
+            self._apply_renders()
         else:  # the widget stays: bring every chart up to date, budget or not
             self._refresh(time.monotonic(), charts_now=True, force=True)
             self._renderer.wait(timeout=30)
             self._apply_renders()
         self._renderer.close()
         try:
-            self._summary_png = summary_png(self.history)
+            self._summary_png = summary_png(self.history, self._svgs)
         except Exception as err:  # noqa: BLE001 - a summary without charts beats none
             self._summary_png = None
             self._report(err)
@@ -260,11 +263,14 @@ class Dashboard(Callback):
             w["progress"].value = min(self._step, w["progress"].max)
             w["status"].value = report.esc(self._status_text(now))
             val = h.validation_rows[-1] if h.validation_rows else None
+            sampled = {split: e.sampled for split, e in h.evals.items()}
             w["metrics"].value = report.metrics_line_html(
                 h.last_log, {k: v for k, v in (val or {}).items()
-                             if k not in ("kind", "step", "epoch", "elapsed_s")}, h.best_epoch)
+                             if k not in ("kind", "step", "epoch", "elapsed_s")}, h.best_epoch,
+                sampled.get("validation", 0))
             if h.end is not None:
-                w["message"].value = report.end_html(h.end, h.interrupt)
+                w["message"].value = report.end_html(h.end, h.interrupt,
+                                                      sampled.get("test", 0))
             elif h.interrupt is not None:
                 w["message"].value = (f"<div>stopping at step {h.interrupt.step:,}: "
                                       f"{report.esc(h.interrupt.reason)}…</div>")
@@ -354,6 +360,7 @@ class Dashboard(Callback):
             return
         with self.widget.hold_sync():
             for name, svg in done.items():
+                self._svgs[name] = (self._rendered.get(name), svg)  # the summary may reuse it
                 self._show(name, svg)
 
     def _show(self, name: str, content: str | None) -> None:

@@ -65,14 +65,16 @@ def _confusion(h: History, title: str):
     if rep is None or not rep.confusion_matrix:
         return None
     return charts.confusion_chart(rep.confusion_matrix, rep.label_names,
-                                  title=f"{title} ({rep.split}, epoch {rep.epoch})")
+                                  title=f"{title} ({report.split_label(rep.split, rep.sampled)}"
+                                        f", epoch {rep.epoch})")
 
 
 def _per_class(h: History, title: str):
     rep = h.report
     if rep is None or not rep.per_class:
         return None
-    return report.section(f"{title} ({rep.split}, epoch {rep.epoch})",
+    return report.section(f"{title} ({report.split_label(rep.split, rep.sampled)}, "
+                          f"epoch {rep.epoch})",
                           report.per_class_html(rep.per_class))
 
 
@@ -80,7 +82,7 @@ def _mistakes(h: History, title: str):
     rep = h.report
     if rep is None or not rep.examples:
         return None
-    return report.section(f"{title} ({rep.split})",
+    return report.section(f"{title} ({report.split_label(rep.split, rep.sampled)})",
                           report.misclassified_html(rep.examples, rep.label_names))
 
 

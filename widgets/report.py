@@ -93,8 +93,17 @@ def status_text(*, step: int, total: int, epoch: int, epochs: int, examples_per_
             f"{fmt_time(elapsed_s)} elapsed · ETA {fmt_time(eta_s)}")
 
 
+def split_label(split: str, sampled: int = 0) -> str:
+    """A split's name, and that it was scored on a sample (``eval_limit``) when it was.
+
+    >>> split_label("test"), split_label("validation", 500)
+    ('test', 'validation, a sample of 500')
+    """
+    return f"{split}, a sample of {sampled:,}" if sampled else split
+
+
 def metrics_line_html(last_log: ev.StepLog | None, validation: Mapping[str, float] | None,
-                      best_epoch: int | None = None) -> str:
+                      best_epoch: int | None = None, sampled: int = 0) -> str:
     """Latest training loss / accuracy / lr and the latest validation metrics."""
     parts = []
     if last_log is not None:
@@ -105,7 +114,8 @@ def metrics_line_html(last_log: ev.StepLog | None, validation: Mapping[str, floa
     if validation:
         val = " ".join(f"{esc(k)} {fmt_metric(v)}" for k, v in validation.items())
         best = f" (best epoch {best_epoch})" if best_epoch else ""
-        parts.append(f"&nbsp;&nbsp;<b>validation</b> {val}{best}")
+        sample = f" (a sample of {sampled:,})" if sampled else ""
+        parts.append(f"&nbsp;&nbsp;<b>validation</b>{sample} {val}{best}")
     return f'<div style="font-family:var(--jp-code-font-family, monospace);font-size:12px">' \
            f'{" · ".join(parts) or "&nbsp;"}</div>'
 
@@ -124,16 +134,18 @@ def compiles_text(compiles: Sequence[tuple[float, bool]]) -> str:
     return text + (f" ({cached} from the compile cache)" if cached else "")
 
 
-def end_html(end: ev.TrainEnd, interrupt: ev.Interrupt | None = None) -> str:
-    """One line: how the run ended, test metrics if any."""
+def end_html(end: ev.TrainEnd, interrupt: ev.Interrupt | None = None,
+             test_sampled: int = 0) -> str:
+    """One line: how the run ended, test metrics if any (and if only on a sample)."""
     color = _STATUS_COLORS.get(end.status, "#333")
     text = f"<b style='color:{color}'>{esc(end.status.replace('_', ' '))}</b> after " \
            f"{end.step:,} steps in {fmt_time(end.elapsed_s)}"
     if end.message:
         text += f": {esc(end.message)}"
     if end.test:
-        text += " · <b>test</b> " + " ".join(f"{esc(k)} {fmt_metric(v)}"
-                                               for k, v in end.test.items())
+        sample = f" (a sample of {test_sampled:,})" if test_sampled else ""
+        text += f" · <b>test</b>{sample} " + " ".join(f"{esc(k)} {fmt_metric(v)}"
+                                                      for k, v in end.test.items())
     return f"<div>{text}</div>"
 
 

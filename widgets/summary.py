@@ -19,36 +19,37 @@ from . import report
 from .panels import PANELS, Panel, layout
 
 
-def summary_chart(history: History, panels: tuple[Panel, ...] = PANELS):
-    """Every chart panel that has something to show, in the dashboard's rows (an Altair
-    chart); None if none."""
-    import altair as alt
+def summary_png(history: History, svgs: dict[str, tuple[Any, str]] | None = None,
+                panels: tuple[Panel, ...] = PANELS) -> bytes | None:
+    """All chart panels as one PNG, in the dashboard's rows; None if none has data.
+
+    ``svgs``: panel name -> (stale key, SVG) the live dashboard already rendered; a panel
+    whose data has not changed since is reused, so a stopped run's summary only draws what
+    moved (the loss curve, usually) and the cell is idle sooner.
+    """
+    from . import charts
 
     rows = []
     for row in layout(history.task, panels).values():
-        drawn = [panel.draw(history, panel.title) for panel in row if panel.kind == "chart"]
-        drawn = [chart for chart in drawn if chart is not None]
-        if len(drawn) > 1:  # each chart keeps its own colors and dashes
-            rows.append(alt.hconcat(*drawn, spacing=24).resolve_scale(
-                color="independent", strokeDash="independent"))
-        elif drawn:
-            rows.append(drawn[0])
-    if len(rows) <= 1:
-        return rows[0] if rows else None
-    return alt.vconcat(*rows, spacing=16).resolve_scale(color="independent",
-                                                        strokeDash="independent")
-
-
-def summary_png(history: History) -> bytes | None:
-    from . import charts
-
-    chart = summary_chart(history)
-    return charts.to_png(chart) if chart is not None else None
+        images = []
+        for panel in row:
+            if panel.kind != "chart":
+                continue
+            key, svg = (svgs or {}).get(panel.name, (None, ""))
+            if key != panel.stale_key(history) or not svg:
+                chart = panel.draw(history, panel.title)
+                svg = charts.to_svg(chart) if chart is not None else ""
+            if svg:
+                images.append(charts.svg_image(svg))
+        if images:
+            rows.append(images)
+    return charts.tile_png(rows) if rows else None
 
 
 def summary_top_html(history: History) -> str:
     """Header, a static progress bar and the final status line."""
     begin, end = history.begin, history.end
+    test_sampled = history.evals["test"].sampled if "test" in history.evals else 0
     if begin is None:  # stopped or failed while the data was prepared
         return report.end_html(end, history.interrupt) if end is not None else ""
     step = end.step if end else (history.last_log.step if history.last_log else 0)
@@ -61,11 +62,13 @@ def summary_top_html(history: History) -> str:
     parts = [report.header_html(begin),
              report.progress_bar_html(step / max(1, begin.total_steps), status, label)]
     if end is not None:
-        parts.append(report.end_html(end, history.interrupt))
+        parts.append(report.end_html(end, history.interrupt, test_sampled))
     val = history.validation_rows
     if val:
         best = next((r for r in val if r["epoch"] == history.best_epoch), val[-1])
-        parts.append(f"<div><b>validation</b> (epoch {best['epoch']}) "
+        sampled = history.evals["validation"].sampled if "validation" in history.evals else 0
+        sample = f", a sample of {sampled:,}" if sampled else ""
+        parts.append(f"<div><b>validation</b> (epoch {best['epoch']}{sample}) "
                      + " ".join(f"{report.esc(k)} {report.fmt_metric(v)}"
                                 for k, v in history.best_validation.items()) + "</div>")
     return "".join(parts)

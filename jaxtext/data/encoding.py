@@ -8,7 +8,7 @@ which is what batching slices and what caches write in one array each.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import datasets
@@ -73,17 +73,28 @@ class EncodedSplit:
         return self.dataset.select(rows)["text"][:] if rows else []
 
 
-def encode_splits(loaded, tokenizer: TextTokenizer, max_len: int | None) -> dict[str, EncodedSplit]:
+def encode_splits(loaded, tokenizer: TextTokenizer, max_len: int | None,
+                  progress: Callable[[str], None] | None = None) -> dict[str, EncodedSplit]:
     """Tokenize every split of a ``LoadedData`` once.
 
     max_len: tokens kept per text (classification); ``None`` keeps whole texts (lm,
         where ``pack_lm`` cuts windows). Encodings of file-backed splits (built-in and
         file datasets) are cached on disk keyed by the split's fingerprint and the
-        tokenizer, so re-running a notebook cell does not re-tokenize.
+        tokenizer, so re-running a notebook cell does not re-tokenize. ``progress(text)``
+        hears which split is encoded and how far it got, or that it was cached.
     """
     out = {}
     for split, ds in loaded.splits.items():
-        full_ids, full_offsets = _cached_encoding(ds, tokenizer)
+        encoded = []  # set by the first progress report: this split was not in the cache
+
+        def report(done: int, total: int, split=split, encoded=encoded) -> None:
+            encoded.append(done)
+            if progress is not None:
+                progress(f"tokenizing {split}: {done:,}/{total:,} texts")
+
+        full_ids, full_offsets = _cached_encoding(ds, tokenizer, report)
+        if progress is not None and not encoded:
+            progress(f"{split}: {len(full_offsets) - 1:,} texts, tokenized (cached)")
         ids, offsets = (
             (full_ids, full_offsets)
             if max_len is None
@@ -135,16 +146,16 @@ def train_tokenizer(loaded, kind: str, vocab_size: int, lowercase: bool = True) 
     return tok
 
 
-def _cached_encoding(ds: datasets.Dataset, tokenizer: TextTokenizer):
+def _cached_encoding(ds: datasets.Dataset, tokenizer: TextTokenizer, progress=None):
     if not ds.cache_files:  # in-memory data has no stable fingerprint: encode each time
-        return tokenizer._encode_flat(ds.with_format("arrow")["text"].to_pylist())
+        return tokenizer._encode_flat(ds.with_format("arrow")["text"].to_pylist(), progress)
     path = _cache_path("encoded", f"{ds._fingerprint}|{tokenizer.to_json()}|{_RECIPE}", ".npz")
     try:
         with np.load(path) as f:
             return f["ids"].astype(np.int32), f["offsets"]
     except (OSError, KeyError, ValueError):
         pass
-    ids, offsets = tokenizer._encode_flat(ds.with_format("arrow")["text"].to_pylist())
+    ids, offsets = tokenizer._encode_flat(ds.with_format("arrow")["text"].to_pylist(), progress)
     small = ids.astype(np.uint16) if tokenizer.vocab_size <= 1 << 16 else ids  # half the disk
     _atomic_write(path, lambda tmp: np.savez(tmp, ids=small, offsets=offsets))
     return ids, offsets

@@ -82,13 +82,12 @@ def prepare_data(config: Config, tokenizer: TextTokenizer | None = None,
     loaded = load_data(config.data, task=config.task, text_column=config.text_column,
                        label_column=config.label_column, seed=config.seed, limit=config.limit)
     if tokenizer is None:
-        say(f"training the {config.tokenizer} tokenizer on "
-            f"{len(loaded.splits['train']):,} texts (cached after the first time)")
+        say(f"the {config.tokenizer} tokenizer: training it on "
+            f"{len(loaded.splits['train']):,} texts, or reading it from the cache")
         tokenizer = train_tokenizer(loaded, config.tokenizer, config.vocab_size, config.lowercase)
     max_len = config.max_len if config.task == "classify" else None
-    say(f"tokenizing {sum(len(s) for s in loaded.splits.values()):,} texts "
-        "(cached after the first time)")
-    encoded = encode_splits(loaded, tokenizer, max_len)
+    say(f"tokenizing {sum(len(s) for s in loaded.splits.values()):,} texts")
+    encoded = encode_splits(loaded, tokenizer, max_len, progress=say)
     prepared = PreparedData(config, loaded, tokenizer, encoded)
     # before packing and compiling: a step too big for the memory is one line, with its size
     check_training_memory(config, vocab_size=tokenizer.vocab_size,

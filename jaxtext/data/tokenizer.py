@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -81,14 +81,20 @@ class TextTokenizer:
             ids, offsets = truncate(ids, offsets, max_len)
         return np.split(ids, offsets[1:-1])
 
-    def _encode_flat(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """All ids concatenated (int32) and row offsets (int64[n+1])."""
+    def _encode_flat(self, texts: Sequence[str],
+                     progress: Callable[[int, int], None] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """All ids concatenated (int32) and row offsets (int64[n+1]); ``progress(done,
+        total)`` hears about each chunk of texts encoded."""
         if isinstance(texts, str):
             raise TypeError("encode takes a list of texts; wrap a single text in [...]")
         texts = list(texts)
         if self._plain_char:
             try:
-                return self._encode_chars(texts)
+                ids, offsets = self._encode_chars(texts)
+                if progress is not None:
+                    progress(len(texts), len(texts))
+                return ids, offsets
             except UnicodeEncodeError:  # lone surrogates: let the tokenizer decide
                 pass
         rows: list[list[int]] = []
@@ -97,6 +103,8 @@ class TextTokenizer:
                 texts[start : start + _CHUNK], add_special_tokens=False
             )
             rows.extend(e.ids or [UNK_ID] for e in encodings)
+            if progress is not None:
+                progress(len(rows), len(texts))
         lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         ids = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int32, count=offsets[-1])
