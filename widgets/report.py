@@ -102,12 +102,36 @@ def split_label(split: str, sampled: int = 0) -> str:
     return f"{split}, a sample of {sampled:,}" if sampled else split
 
 
+def sparkline_svg(values: Sequence[float], width: int = 90, height: int = 16,
+                  max_points: int = 200) -> str:
+    """A tiny inline curve (no axes): the loss so far, for the moments before a full chart is
+    drawn. Python, not Vega: ~0.2 ms, where an Altair render costs 50-70 ms of CPU that a
+    short run would pay in training speed.
+
+    >>> sparkline_svg([3.0, 2.0, 1.0]).count("<polyline")
+    1
+    """
+    values = [v for v in values if math.isfinite(v)][-max_points:]
+    if len(values) < 2:
+        return ""
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    step = (width - 2) / (len(values) - 1)
+    points = " ".join(f"{1 + i * step:.1f},{1 + (height - 2) * (hi - v) / span:.1f}"
+                      for i, v in enumerate(values))
+    return (f'<svg width="{width}" height="{height}" style="vertical-align:middle">'
+            f'<polyline points="{points}" fill="none" stroke="#1f77b4" stroke-width="1.2"/>'
+            "</svg>")
+
+
 def metrics_line_html(last_log: ev.StepLog | None, validation: Mapping[str, float] | None,
-                      best_epoch: int | None = None, sampled: int = 0) -> str:
-    """Latest training loss / accuracy / lr and the latest validation metrics."""
+                      best_epoch: int | None = None, sampled: int = 0,
+                      losses: Sequence[float] = ()) -> str:
+    """Latest training loss (with a sparkline of the losses so far) / accuracy / lr and the
+    latest validation metrics."""
     parts = []
     if last_log is not None:
-        parts.append(f"<b>train</b> loss {last_log.loss:.4f}")
+        parts.append(f"<b>train</b> loss {last_log.loss:.4f} {sparkline_svg(losses)}".rstrip())
         if last_log.accuracy is not None:
             parts.append(f"acc {last_log.accuracy:.3f}")
         parts.append(f"lr {last_log.lr:.2e}")
