@@ -133,11 +133,15 @@ def lab_page(lab: JupyterLab, notebook: str, profile_dir: Path,
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.goto(lab.url(f"lab/tree/{notebook}"))
+            # The lab restores the tabs of earlier tests in the same server: wait for *this*
+            # notebook to be the current one, not just any notebook with an idle kernel.
             page.wait_for_function(
-                "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-                " return w && w.sessionContext && w.sessionContext.session &&"
+                "path => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                " return w && w.context && w.context.path === path &&"
+                " w.sessionContext && w.sessionContext.session &&"
                 " w.sessionContext.session.kernel &&"
-                " w.sessionContext.session.kernel.status === 'idle'; }", timeout=60_000)
+                " w.sessionContext.session.kernel.status === 'idle'; }",
+                arg=notebook, timeout=60_000)
             try:
                 yield page
             except BaseException:

@@ -112,7 +112,6 @@ class Dashboard(Callback):
         self.stop_clicked = False
         self.summary_html = ""
         self._build()
-        self._renderer.warm_up()  # V8 starts while the data is prepared and JAX compiles
         if self.display or (self.display is None and in_kernel()):
             from IPython.display import display
 
@@ -121,6 +120,9 @@ class Dashboard(Callback):
         if self.stop_route is None:
             self.w["stop"].tooltip = ("This kernel cannot take clicks while a cell runs: "
                                       "interrupt the kernel (■) to stop")
+        # After the widget is out: loading Altair and starting V8 take seconds of the GIL,
+        # done while the data is prepared and JAX compiles.
+        self._renderer.warm_up()
 
     def on_train_begin(self, event: ev.TrainBegin) -> None:
         import ipywidgets as W
