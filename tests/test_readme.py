@@ -64,3 +64,17 @@ def test_durability_and_notebook_tables_quote_the_recorded_results():
     for row in notebook["queue"]:
         assert f"{100 * row['cost']:+.1f} %".replace("-", "−") in section
         assert row["cost"] <= 0.02
+
+
+def test_framework_table_quotes_the_recorded_run():
+    import json
+
+    results = Path(__file__).parent.parent / "benchmarks" / "results"
+    section = README[README.index("## Benchmarks"):README.index("## Limits")]
+    frameworks = json.loads((results / "frameworks.json").read_text())
+    for row in frameworks["rows"]:
+        rates = " | ".join(f"{row['examples_per_s'][fw]:,.0f}"
+                           for fw in ("jaxtext", "keras", "pytorch"))
+        assert f"| {row['config']} |" in section
+        assert rates in section.replace("**", ""), rates
+        assert f"{row['ratio']:.2f} (" in section
