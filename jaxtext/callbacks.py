@@ -49,7 +49,10 @@ class Callback:
 
     def on_step(self, step: int) -> None:
         """Called after every step with the count of steps the device has finished, and a few
-        times a second while the run waits on a compile or on the data. Keep it cheap."""
+        times a second while the run waits on a compile or on the data. Keep it cheap.
+
+        The count may advance by more than one between calls (several queued steps can finish
+        at once): compare with ``>=``, not ``==``."""
 
     def on_train_begin(self, event: ev.TrainBegin) -> None: ...
     def on_log(self, event: ev.StepLog) -> None: ...

@@ -455,8 +455,11 @@ def test_kernel_interrupt_binds_the_run_with_one_line(ip, capsys):
     import signal
 
     class InterruptAtStep2(jaxtext.Callback):
+        sent = False
+
         def on_step(self, step):
-            if step == 2:
+            if step >= 2 and not self.sent:  # the finished count may jump past 2
+                self.sent = True
                 signal.raise_signal(signal.SIGINT)
 
     ip.user_ns["views"] = [InterruptAtStep2()]

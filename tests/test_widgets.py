@@ -363,7 +363,8 @@ class _StopAt(Callback):
         self.dash, self.step = dash, step
 
     def on_step(self, step: int) -> None:
-        if step == self.step:
+        if self.step is not None and step >= self.step:  # the finished count may jump
+            self.step = None
             self.dash.w["stop"].click()
 
 
