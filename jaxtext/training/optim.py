@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
+import jax.numpy as jnp
 import optax
 
 
@@ -45,8 +47,8 @@ def learning_rate_schedule(spec: OptimizerSpec) -> optax.Schedule:
 def make_optimizer(spec: OptimizerSpec) -> optax.GradientTransformation:
     """Clipping + the chosen optimizer, skipping any update whose gradients are not finite.
 
-    ``apply_if_finite`` keeps the last good weights when a step produces NaN/inf; the
-    trainer reads its ``total_notfinite`` counter to stop with a clear error.
+    A skipped step leaves the weights and the optimizer state as they were; the trainer reads
+    the ``total_notfinite`` counter to stop with a clear error, keeping the last good weights.
     """
     lr = learning_rate_schedule(spec)
     if spec.name == "adamw":
@@ -57,4 +59,34 @@ def make_optimizer(spec: OptimizerSpec) -> optax.GradientTransformation:
         opt = optax.chain(optax.add_decayed_weights(spec.weight_decay), optax.sgd(lr, momentum=0.9))
     if spec.grad_clip > 0:
         opt = optax.chain(optax.clip_by_global_norm(spec.grad_clip), opt)
-    return optax.apply_if_finite(opt, max_consecutive_errors=1_000_000)
+    return skip_if_not_finite(opt)
+
+
+def skip_if_not_finite(inner: optax.GradientTransformation) -> optax.GradientTransformation:
+    """``optax.apply_if_finite`` (never giving up), with its state layout, made cheaper.
+
+    ``apply_if_finite`` tests every leaf and chooses between the updated and the old state with
+    a ``lax.cond``, which XLA's CPU backend runs as a separate region: measured 5.3 ms against
+    4.6 ms here for the bag model's whole step (batch 64, 256 tokens, 2-core CPU). Here one
+    global norm (the clipping's own reduction) says whether the gradients are finite, and
+    elementwise selects, fused into the optimizer's update, keep the old values when they are
+    not. A gradient whose norm overflows float32 (> 1.8e19) counts as not finite.
+    """
+
+    def init(params):
+        return optax.ApplyIfFiniteState(
+            notfinite_count=jnp.zeros([], jnp.int32), last_finite=jnp.array(True),
+            total_notfinite=jnp.zeros([], jnp.int32), inner_state=inner.init(params))
+
+    def update(grads, state, params=None):
+        finite = jnp.isfinite(optax.global_norm(grads))
+        updates, inner_state = inner.update(grads, state.inner_state, params)
+        updates = jax.tree.map(lambda u: jnp.where(finite, u, jnp.zeros_like(u)), updates)
+        inner_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), inner_state,
+                                   state.inner_state)
+        failed = (~finite).astype(jnp.int32)
+        return updates, optax.ApplyIfFiniteState(
+            notfinite_count=jnp.where(finite, 0, state.notfinite_count + 1), last_finite=finite,
+            total_notfinite=state.total_notfinite + failed, inner_state=inner_state)
+
+    return optax.GradientTransformation(init, update)
