@@ -29,7 +29,6 @@ PyTorch: build, one step). PyTorch uses ``torch.get_num_threads()`` threads (all
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -188,5 +187,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("KERAS_BACKEND", "jax")
     sys.exit(main())

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 from browser_harness import (
+    ARTIFACTS,
     JupyterLab,
     cell_states,
     interrupt_kernel,
@@ -27,7 +27,6 @@ from browser_harness import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # far more than the test waits for (400 epochs of this run took ~4 s once compiled): the run
 # can only end early by being stopped
 EPOCHS = 5000

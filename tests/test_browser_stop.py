@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from browser_harness import (
+    ARTIFACTS,
     JupyterLab,
     cell_states,
     interrupt_kernel,
@@ -31,7 +32,6 @@ from browser_harness import (
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "artifacts"
 DASH = ".jaxtext-dashboard"
 STOP_BUDGET_S = 1.5  # click -> cell finished
 
