@@ -132,8 +132,12 @@ def run_report(run) -> dict[str, Any]:
             "test": test, "timing": dict(run.timing), "config": run.config.to_dict()}
 
 
+SUMMARY_LAYERS = 8  # layers `train` prints; `python -m jaxtext summary DIR` prints them all
+
+
 def print_summary(run, file=sys.stdout) -> None:
     print(f"\n{run!r}", file=file)
+    print("\n" + run.summary().text(max_rows=SUMMARY_LAYERS), file=file)
     if run.task == "classify" and run.test_report is not None:
         print("\nconfusion matrix (rows: true, columns: predicted)", file=file)
         print(run.confusion_matrix.to_string(), file=file)
