@@ -22,7 +22,7 @@ _NOT_METRICS = ("kind", "step", "epoch", "elapsed_s")
 _LABELS = ("name",)  # config keys that only label a run (its row name): never a difference
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # it holds DataFrames, which do not compare to a bool
 class Comparison:
     """What ``jaxtext.compare`` returns.
 

@@ -173,7 +173,8 @@ class JaxtextMagics(Magics):
             if command == "summary":
                 if len(rest) != 1:
                     raise UsageError("usage: %jaxtext summary NAME (a run in the notebook)")
-                return find_run(rest[0], self._variables(), "summary").summary()
+                # top_losses: a method only a Run has (Keras models have a summary() too)
+                return find_run(rest[0], self._variables(), "top_losses").summary()
             if command == "compare":
                 return self._compare(line.strip()[len("compare"):])
             if command == "list":
@@ -199,5 +200,5 @@ class JaxtextMagics(Magics):
         args = CompareCommand.parse(line)
         variables = self._variables()
         runs = [name if name not in variables and ("/" in name or os.path.isdir(name))
-                else find_run(name, variables, "summary") for name in args.runs]
+                else find_run(name, variables, "top_losses") for name in args.runs]
         return jaxtext.compare(*runs, by=args.by, metric=args.metric)

@@ -85,7 +85,9 @@ def test_summary_text_keeps_long_tables_short():
 
 
 def test_summary_of_a_loaded_run_is_the_same(second_run, saved_second):
-    assert jaxtext.load(saved_second).summary() == second_run.summary()
+    loaded = jaxtext.load(saved_second)
+    assert loaded.summary() == second_run.summary()
+    assert loaded.record.begin.model_summary == second_run.summary().to_dict()  # history.json
 
 
 # -- the highest-loss examples --------------------------------------------------------------
@@ -244,6 +246,9 @@ def test_magics_summary_and_compare(ip, tiny_run, saved_second):
         ip.run_line_magic("jaxtext", "summary clff")
     with pytest.raises(UsageError, match="usage: %jaxtext summary NAME"):
         ip.run_line_magic("jaxtext", "summary")
+    ip.user_ns["frame"] = pd.DataFrame()  # not a run, though it has methods of its own
+    with pytest.raises(UsageError, match="'frame' is a DataFrame, not a run"):
+        ip.run_line_magic("jaxtext", "summary frame")
     with pytest.raises(UsageError, match="did you mean 'clf'"):
         ip.run_line_magic("jaxtext", "compare clf clff")
     with pytest.raises(UsageError, match="did you mean 'epoch'"):

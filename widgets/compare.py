@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import altair as alt
-import pandas as pd
-
-from . import charts
 from .summary import png_html
 
 _TITLES = {"step": "step", "epoch": "epoch", "time": "seconds since the start"}
 WIDTH, HEIGHT = 520, 240
 
 
-def comparison_chart(comparison: Any) -> alt.Chart:
-    """One chart of ``comparison.curves``: x = the alignment (step, epoch or seconds),
-    y = the metric, colour = run, solid = training logs, dashed with points = validation."""
+def comparison_chart(comparison: Any):
+    """One ``alt.Chart`` of ``comparison.curves``: x = the alignment (step, epoch or seconds),
+    y = the metric, colour = run, solid = training logs, dashed with points = validation.
+    (Altair loads here, on first use: ~2.7 s that importing the widgets should not cost.)"""
+    import altair as alt
+    import pandas as pd
+
+    from . import charts
+
     x = comparison.x
     frames = []
     for (_run, split), rows in comparison.curves.groupby(["run", "split"], sort=False):
@@ -51,6 +53,8 @@ def comparison_chart(comparison: Any) -> alt.Chart:
 
 def comparison_png(comparison: Any) -> bytes:
     """The chart as a PNG (drawn offline with vl-convert)."""
+    from . import charts
+
     return charts.tile_png([[charts.svg_image(charts.to_svg(comparison_chart(comparison)))]])
 
 
