@@ -226,7 +226,8 @@ class Run:
         if self._data is None:
             if not isinstance(self.config.data, str) or self.config.data.startswith("<"):
                 raise DataError("this run was trained on in-memory data that is not saved; "
-                                "pass the data: run.evaluate(my_data)")
+                                "pass the data: run.evaluate(my_data), "
+                                "run.top_losses(split=my_data)")
             self._data = prepare_data(self.config, tokenizer=self.tokenizer)
         return self._data
 
