@@ -48,10 +48,14 @@ class ModelSummary:
                               "shapes": shapes_text(r["shapes"])} for r in self.layers],
                             columns=["layer", "type", "params", "shapes"])
 
-    def headline(self) -> str:
-        """'mlp: 69,698 parameters (272.3 KiB); optimizer state 544.6 KiB'."""
-        return (f"{self.model}: {self.num_params:,} parameters ({size_text(self.param_bytes)}); "
+    def sizes(self) -> str:
+        """'69,698 parameters (272.3 KiB); optimizer state 544.6 KiB'."""
+        return (f"{self.num_params:,} parameters ({size_text(self.param_bytes)}); "
                 f"optimizer state {size_text(self.opt_state_bytes)}")
+
+    def headline(self) -> str:
+        """The model's name, then ``sizes()``."""
+        return f"{self.model}: {self.sizes()}"
 
     def text(self, max_rows: int | None = None) -> str:
         """The headline and a table; ``max_rows`` keeps the first rows and counts the rest."""

@@ -88,7 +88,7 @@ def model_details_html(model_summary: Mapping[str, Any]) -> str:
         return ""
     summary = ModelSummary.from_dict(dict(model_summary))
     return (f'<details class="jaxtext-model" style="font-size:12px">'
-            f'<summary style="cursor:pointer;{MUTED}">model: {esc(summary.headline())}</summary>'
+            f'<summary style="cursor:pointer;{MUTED}">model: {esc(summary.sizes())}</summary>'
             f"{summary.table_html()}</details>")
 
 
