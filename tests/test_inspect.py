@@ -3,6 +3,7 @@ from Python, the magics (a real InteractiveShell) and the CLI (a real subprocess
 
 from __future__ import annotations
 
+import html
 import math
 import os
 import subprocess
@@ -76,6 +77,20 @@ def test_summary_views_and_the_begin_event(tiny_run):
     assert "<details" not in report.header_html(old)  # a run saved before summaries
     # the run's own overview stays its notebook view
     assert "jaxtext run" in tiny_run._repr_html_()
+
+
+def test_dashboard_replay_shows_the_model_toggle_and_the_same_mistakes(tiny_run):
+    from jaxtext.widgets import Dashboard
+
+    dash = Dashboard(display=False)
+    for event in tiny_run.record.events:
+        dash(event)
+    assert dash.errors == []
+    assert '<details class="jaxtext-model"' in dash.w["header"].value
+    assert '<details class="jaxtext-model"' in dash.summary_html  # the static summary too
+    everything = tiny_run.top_losses(10_000)
+    first = everything[everything.true != everything.predicted].text.iloc[0]
+    assert html.escape(first, quote=True) in dash.w["examples"].value
 
 
 def test_summary_text_keeps_long_tables_short():
