@@ -5,6 +5,7 @@ Public API (everything else is private):
     run = jaxtext.train(model="lstm", data="imdb", epochs=2)
     run.predict(["what a film!"]); run.evaluate("test"); run.save("runs/clf")
     run = jaxtext.load("runs/clf")
+    run.summary(); run.top_losses(10); jaxtext.compare(run, "runs/other", by="epoch")
 
 Plugins register with ``register_model`` / ``register_dataset`` / ``register_tokenizer`` /
 ``register_callback`` or through entry points of the same group names.
@@ -24,6 +25,7 @@ from jaxtext.errors import (
 )
 from jaxtext.history import History
 from jaxtext.keys import keys_table, keys_text
+from jaxtext.model_summary import ModelSummary
 from jaxtext.protocols import Dims
 from jaxtext.registry import (
     list_plugins,
@@ -44,11 +46,13 @@ __all__ = [
     "Dims",
     "History",
     "JaxtextError",
+    "ModelSummary",
     "Run",
     "RunFolderError",
     "TrainingControl",
     "TrainingError",
     "UnknownNameError",
+    "compare",
     "display",
     "events",
     "keys_table",
@@ -77,6 +81,14 @@ def load(path):
     from jaxtext.api import load as _load
 
     return _load(path)
+
+
+def compare(*runs, by="step", metric="loss"):
+    """Runs (or saved run folders) side by side: curves, final metrics, differing config keys
+    (see ``jaxtext.comparison.compare``)."""
+    from jaxtext.comparison import compare as _compare
+
+    return _compare(*runs, by=by, metric=metric)
 
 
 def __getattr__(name):

@@ -1,4 +1,4 @@
-"""``python -m jaxtext``: train, predict, generate and list from the shell.
+"""``python -m jaxtext``: train, predict, generate, summarize, compare and list from the shell.
 
 Thin over the Python API: every flag maps to a config key of ``jaxtext.train``.
 Mistakes print one line (``error: ...``) and exit with status 2.
@@ -74,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--json", help="write samples and tokens_per_s to this JSON file")
 
+    summary = sub.add_parser("summary", help="a saved run's parameters per layer and memory")
+    summary.add_argument("run_dir")
+
+    compare = sub.add_parser("compare", help="saved runs side by side: final metrics and the "
+                             "config keys that differ")
+    compare.add_argument("run_dirs", nargs="+", metavar="run_dir")
+    compare.add_argument("--by", default="step", help="align curves by step, epoch or time")
+    compare.add_argument("--metric", default="loss", help="the metric whose curves are compared")
+
     sub.add_parser("list", help="list registered models, datasets, tokenizers and callbacks")
 
     keys = sub.add_parser("help", help="config keys with defaults, or one model's own keys")
@@ -132,8 +141,12 @@ def run_report(run) -> dict[str, Any]:
             "test": test, "timing": dict(run.timing), "config": run.config.to_dict()}
 
 
+SUMMARY_LAYERS = 8  # layers `train` prints; `python -m jaxtext summary DIR` prints them all
+
+
 def print_summary(run, file=sys.stdout) -> None:
     print(f"\n{run!r}", file=file)
+    print("\n" + run.summary().text(max_rows=SUMMARY_LAYERS), file=file)
     if run.task == "classify" and run.test_report is not None:
         print("\nconfusion matrix (rows: true, columns: predicted)", file=file)
         print(run.confusion_matrix.to_string(), file=file)
@@ -240,6 +253,20 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_summary(args) -> int:
+    import jaxtext
+
+    print(jaxtext.load(args.run_dir).summary().text())
+    return 0
+
+
+def cmd_compare(args) -> int:
+    import jaxtext
+
+    print(jaxtext.compare(*args.run_dirs, by=args.by, metric=args.metric).text())
+    return 0
+
+
 def cmd_list(args) -> int:
     from jaxtext.registry import REGISTRIES
 
@@ -255,8 +282,8 @@ def cmd_help(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "predict": cmd_predict, "generate": cmd_generate, "list": cmd_list,
-            "help": cmd_help}
+COMMANDS = {"train": cmd_train, "predict": cmd_predict, "generate": cmd_generate,
+            "summary": cmd_summary, "compare": cmd_compare, "list": cmd_list, "help": cmd_help}
 
 if __name__ == "__main__":
     sys.exit(main())

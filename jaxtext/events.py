@@ -27,6 +27,8 @@ class TrainBegin:
     batch_size: int
     out: str = ""  # the run folder it is saved (and checkpointed) to, "" = none
     resumed_at: int = 0  # the step a resumed run continues from (0 = a fresh start)
+    # layers, shapes and bytes (jaxtext.model_summary.ModelSummary.to_dict); {} in old runs
+    model_summary: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

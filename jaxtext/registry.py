@@ -104,6 +104,10 @@ datasets = Registry("dataset", "jaxtext.datasets", ("jaxtext.data.builtin",))
 tokenizers = Registry("tokenizer", "jaxtext.tokenizers", ("jaxtext.data.tokenizer_kinds",))
 callbacks = Registry("callback", "jaxtext.callbacks", ("jaxtext.callbacks",))
 
+# Notebook views of core objects (e.g. "comparison": Comparison -> HTML), from plugins only:
+# the core asks for one by name and shows its own tables when none is installed.
+views = Registry("view", "jaxtext.views")
+
 register_model = models.register
 register_dataset = datasets.register
 register_tokenizer = tokenizers.register

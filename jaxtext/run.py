@@ -33,8 +33,15 @@ from jaxtext.errors import (
 )
 from jaxtext.generate import generate
 from jaxtext.history import History
+from jaxtext.model_summary import ModelSummary, summarize
 from jaxtext.protocols import Dims
-from jaxtext.training.evaluate import evaluate_data, evaluate_split, predict_probs
+from jaxtext.training.evaluate import (
+    classify_probs,
+    evaluate_data,
+    evaluate_split,
+    predict_probs,
+    ranked_examples,
+)
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState, TrainedState
 
@@ -173,6 +180,32 @@ class Run:
             out["per_class"] = pd.DataFrame(result.per_class).set_index("label")
         return out
 
+    def top_losses(self, k: int = 10, split: Any = "test") -> pd.DataFrame:
+        """The ``k`` examples the model gets most wrong, highest loss first: columns text,
+        true, predicted, probability (of the prediction) and loss (``-log p(true)``).
+
+        ``split``: one of the run's splits ('train', 'validation', 'test') or new labelled
+        data, as ``evaluate`` takes it. The dashboard's "most confident mistakes" are the
+        same ranking, kept to the wrong predictions.
+        """
+        self._need_classifier("top_losses")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ConfigError(f"top_losses takes k, a count of examples >= 0, not {shown(k)}")
+        if isinstance(split, str) and split in ("train", "validation", "test"):
+            encoded = self._prepared().encoded[split]
+            probs = predict_probs(self.model_state, encoded, num_classes=len(self.label_names),
+                                  batch_size=self.config.batch_size,
+                                  max_len=self.config.max_len, dp=self.dp)
+            labels, texts = encoded.labels, encoded.texts
+        else:
+            probs, labels, every_text = classify_probs(
+                self.model_state, self.tokenizer, self.config, self.label_names, split,
+                dp=self.dp)
+            texts = lambda rows: [every_text[int(r)] for r in rows]  # noqa: E731
+        rows = ranked_examples(probs, labels, self.label_names, texts, int(k))
+        columns = ["text", "true", "predicted", "probability", "loss"]
+        return pd.DataFrame([{c: row[c] for c in columns} for row in rows], columns=columns)
+
     def generate(self, prompt: str = "", **kwargs):
         """Sample text from a language model (see ``jaxtext.generate.generate``)."""
         if self.task != "lm":
@@ -193,7 +226,8 @@ class Run:
         if self._data is None:
             if not isinstance(self.config.data, str) or self.config.data.startswith("<"):
                 raise DataError("this run was trained on in-memory data that is not saved; "
-                                "pass the data: run.evaluate(my_data)")
+                                "pass the data: run.evaluate(my_data), "
+                                "run.top_losses(split=my_data)")
             self._data = prepare_data(self.config, tokenizer=self.tokenizer)
         return self._data
 
@@ -216,7 +250,13 @@ class Run:
                                  f"{err.strerror or type(err).__name__}") from None
 
     # -- display -----------------------------------------------------------------------
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> ModelSummary:
+        """Parameters per layer with their shapes, and the bytes of the weights and of the
+        optimizer state (a table in a notebook; ``.frame()`` for a DataFrame)."""
+        return summarize(self.model_state, self.opt_state, self.config.model)
+
+    def _overview(self) -> dict[str, Any]:
+        """What the run is, in a few rows (its notebook view)."""
         return {"name": self.name, "task": self.task, "model": self.config.model,
                 "data": self.config.to_dict()["data"], "params": self.num_params,
                 "status": self.status, "steps": self.steps, "test": self.test_metrics}
@@ -231,7 +271,7 @@ class Run:
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
                        f"<td style='text-align:left'>{html.escape(_fmt(v))}</td></tr>"
-                       for k, v in self.summary().items() if k != "test")
+                       for k, v in self._overview().items() if k != "test")
         rows += "".join(f"<tr><th style='text-align:left'>test {html.escape(k)}</th>"
                         f"<td style='text-align:left'>{v:.4f}</td></tr>"
                         for k, v in self.test_metrics.items())

@@ -7,6 +7,8 @@ namespace, and turn every ``JaxtextError`` into a one-line ``UsageError`` (no tr
 
 from __future__ import annotations
 
+import os
+
 from IPython.core.error import UsageError
 from IPython.core.magic import (
     Magics,
@@ -24,10 +26,10 @@ import jaxtext
 from jaxtext import JaxtextError, TrainingError, settings
 
 from . import reports
-from .parsing import PredictCommand, TrainCommand, find_run
+from .parsing import CompareCommand, PredictCommand, TrainCommand, find_run
 
 _GENERATE_OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "num_samples", "seed")
-_SUBCOMMANDS = ("list", "runs", "help")
+_SUBCOMMANDS = ("list", "runs", "summary", "compare", "help")
 
 
 def _callback_list(views):
@@ -164,9 +166,17 @@ class JaxtextMagics(Magics):
 
     @line_magic
     def jaxtext(self, line: str):
-        """%jaxtext list [KIND] | runs | help [MODEL]   (see `%jaxtext help`)"""
+        """%jaxtext list [KIND] | runs | summary NAME | compare A B ... | help [MODEL]
+        (see `%jaxtext help`)"""
         command, *rest = line.split() or ["help"]
         try:
+            if command == "summary":
+                if len(rest) != 1:
+                    raise UsageError("usage: %jaxtext summary NAME (a run in the notebook)")
+                # top_losses: a method only a Run has (Keras models have a summary() too)
+                return find_run(rest[0], self._variables(), "top_losses").summary()
+            if command == "compare":
+                return self._compare(line.strip()[len("compare"):])
             if command == "list":
                 return reports.registry_table(rest)
             if command == "runs":
@@ -183,3 +193,12 @@ class JaxtextMagics(Magics):
             f"unknown command '{command}'{settings.did_you_mean(command, _SUBCOMMANDS)}; "
             f"%jaxtext {' | '.join(_SUBCOMMANDS)}"
         )
+
+    def _compare(self, line: str):
+        """``%jaxtext compare a b runs/c --by epoch --metric accuracy``: each word a run in the
+        notebook or a saved run folder; the comparison draws itself (chart and tables)."""
+        args = CompareCommand.parse(line)
+        variables = self._variables()
+        runs = [name if name not in variables and ("/" in name or os.path.isdir(name))
+                else find_run(name, variables, "top_losses") for name in args.runs]
+        return jaxtext.compare(*runs, by=args.by, metric=args.metric)

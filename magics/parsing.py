@@ -124,6 +124,42 @@ class PredictCommand:
         return cls(name=name, texts=texts)
 
 
+@dataclass(frozen=True)
+class CompareCommand:
+    """``%jaxtext compare a b runs/c [--by step|epoch|time] [--metric NAME]``."""
+
+    runs: list[str]
+    by: str = "step"
+    metric: str = "loss"
+
+    @classmethod
+    def parse(cls, line: str) -> CompareCommand:
+        """The words after ``compare``: runs (names or folders) and two options.
+
+        >>> CompareCommand.parse("a 'runs/b c' --by epoch")
+        CompareCommand(runs=['a', 'runs/b c'], by='epoch', metric='loss')
+        """
+        usage = ("usage: %jaxtext compare RUN RUN ... [--by step|epoch|time] [--metric NAME] "
+                 "(a RUN: a run in the notebook or a saved run folder)")
+        tokens, runs, options = split_line(line), [], {}
+        while tokens:
+            token = tokens.pop(0)
+            option, eq, value = token.partition("=")
+            if option in ("--by", "--metric"):
+                if not eq:
+                    if not tokens:
+                        raise ConfigError(f"{option} needs a value; {usage}")
+                    value = tokens.pop(0)
+                options[option[2:]] = value
+            elif token.startswith("-"):
+                raise ConfigError(f"unknown option '{token}'; {usage}")
+            else:
+                runs.append(token)
+        if not runs:
+            raise ConfigError(f"nothing to compare; {usage}")
+        return cls(runs=runs, **options)
+
+
 def find_run(name: str, user_ns: Mapping[str, Any], method: str) -> Any:
     """``user_ns[name]`` if it has ``method`` (i.e. is a Run); else a ConfigError naming the runs."""
     value = user_ns.get(name)

@@ -34,6 +34,9 @@ jaxtext magics (%load_ext jaxtext)
   %%predict NAME                     or one text per body line)
   %jaxtext list [models|datasets|tokenizers|callbacks]
   %jaxtext runs                      runs trained by %%train in this kernel, with test metrics
+  %jaxtext summary NAME              run.summary(): parameters per layer, shapes, memory
+  %jaxtext compare A B ... [--by step|epoch|time] [--metric loss]
+                                     jaxtext.compare of runs (names or saved run folders)
   %jaxtext help [MODEL]              this help, or the keys of MODEL's own config
 """
 

@@ -229,6 +229,8 @@ def test_cli_train_json_predict_and_list(tmp_path):
     for key in ("first_step_s", "train_examples_per_s", "total_s"):
         assert report["timing"][key] > 0
     assert "confusion matrix" in out.stdout
+    params = report["params"]  # the model summary: the total and the per-layer table
+    assert f"mlp: {params:,} parameters" in out.stdout and "embedding" in out.stdout
     pred = _cli("predict", str(tmp_path / "run"), "a triumph", "a mess")
     assert pred.returncode == 0 and len(pred.stdout.strip().splitlines()) == 2
     listing = _cli("list").stdout

@@ -6,9 +6,12 @@
 reports or language-model samples, and a Stop button; when the run ends it leaves a static
 summary. ``run_summary_html(run)`` gives the same summary for a finished ``Run``. The chart
 builders (``jaxtext.widgets.charts``) are pure ``history -> alt.Chart`` functions.
+``comparison_chart(jaxtext.compare(...))`` is the Altair chart of compared runs, and
+``comparison_html`` their notebook view (the ``jaxtext.views`` entry point ``comparison``).
 """
 
+from .compare import comparison_chart, comparison_html
 from .dashboard import Dashboard
 from .summary import run_summary_html
 
-__all__ = ["Dashboard", "run_summary_html"]
+__all__ = ["Dashboard", "comparison_chart", "comparison_html", "run_summary_html"]

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jaxtext import display
+from jaxtext import ModelSummary, display
 from jaxtext import events as ev
 
 MUTED = "color: var(--jp-content-font-color2, #666)"
@@ -76,8 +76,20 @@ def header_html(begin: ev.TrainBegin) -> str:
         f'<div style="line-height:1.5">'
         f'<b style="font-size:1.15em">{esc(begin.run_name)}</b>'
         f' <span style="{MUTED}">· {esc(begin.model)}{params} · {esc(begin.task)}</span><br>'
-        f'<span style="{MUTED}">{" · ".join(details)}</span></div>'
+        f'<span style="{MUTED}">{" · ".join(details)}</span>'
+        f"{model_details_html(begin.model_summary)}</div>"
     )
+
+
+def model_details_html(model_summary: Mapping[str, Any]) -> str:
+    """The per-layer table folded under a "model" toggle: ``<details>`` opens in the browser
+    itself, so it works while the kernel is busy training and in a saved notebook."""
+    if not model_summary:
+        return ""
+    summary = ModelSummary.from_dict(dict(model_summary))
+    return (f'<details class="jaxtext-model" style="font-size:12px">'
+            f'<summary style="cursor:pointer;{MUTED}">model: {esc(summary.sizes())}</summary>'
+            f"{summary.table_html()}</details>")
 
 
 def status_text(*, step: int, total: int, epoch: int, epochs: int, examples_per_s: float | None,

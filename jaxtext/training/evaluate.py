@@ -17,7 +17,12 @@ from jaxtext.data.batching import classify_batches, lm_batches, pack_lm
 from jaxtext.data.prepare import PreparedData
 from jaxtext.data.texts import all_rows, encode_texts
 from jaxtext.errors import DataError
-from jaxtext.training.metrics import classification_metrics, language_model_metrics
+from jaxtext.training.metrics import (
+    classification_metrics,
+    example_losses,
+    highest_losses,
+    language_model_metrics,
+)
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState
 from jaxtext.training.steps import eval_step_fn
@@ -122,18 +127,13 @@ def classification_result(probs, labels, label_names, split, epoch, step,
     """Metrics plus the most confidently misclassified examples (``texts(rows) -> list``)."""
     report = classification_metrics(probs, np.asarray(labels), label_names)
     examples = []
-    if texts is not None and len(labels):
-        predicted = probs.argmax(1)
-        wrong = np.nonzero(predicted != labels)[0]
-        confidence = probs[wrong, predicted[wrong]]
-        shown = wrong[np.argsort(-confidence)][:MISCLASSIFIED_SHOWN]
-        for i, text in zip(shown, texts(shown), strict=True):
-            examples.append({
-                "text": text if len(text) <= 400 else text[:400] + "…",
-                "label": label_names[int(labels[i])],
-                "predicted": label_names[int(predicted[i])],
-                "probs": {n: float(p) for n, p in zip(label_names, probs[i], strict=True)},
-            })
+    if texts is not None:
+        for row in ranked_examples(probs, labels, label_names, texts, MISCLASSIFIED_SHOWN,
+                                   mistakes_only=True):
+            text = row["text"]
+            examples.append({"text": text if len(text) <= 400 else text[:400] + "…",
+                             "label": row["true"], "predicted": row["predicted"],
+                             "probs": row["probs"]})
     metrics = {k: report[k] for k in ("loss", "accuracy", "macro_f1")}
     return ev.EvalResult(split=split, epoch=epoch, step=step, metrics=metrics,
                          label_names=list(label_names),
@@ -141,21 +141,33 @@ def classification_result(probs, labels, label_names, split, epoch, step,
                          per_class=report["per_class"], examples=examples)
 
 
-def evaluate_data(model: ModelState, tokenizer, config, label_names: list[str], data: Any, *,
-                  dp: DataParallel, step: int = 0) -> ev.EvalResult:
-    """Evaluate on data outside the run's splits: every row of ``data`` is used.
+def ranked_examples(probs, labels, label_names, texts, k: int,
+                    mistakes_only: bool = False) -> list[dict[str, Any]]:
+    """The ``k`` highest-loss examples, highest first (``metrics.highest_losses``): text, true,
+    predicted, probability (of the prediction), loss and every class's probability.
 
-    ``data``: anything ``jaxtext.data.load_data`` reads (a name, "csv:PATH", a DataFrame,
-    (texts, labels), ...). Labels are matched to the run's classes by name.
+    ``texts(rows) -> list[str]`` reads only the texts shown.
     """
+    labels = np.asarray(labels)
+    rows = highest_losses(probs, labels, k, mistakes_only=mistakes_only) if len(labels) \
+        else np.zeros(0, np.int64)
+    losses = example_losses(probs[rows], labels[rows])
+    out = []
+    for row, text, loss in zip(rows, texts(rows), losses, strict=True):
+        predicted = int(probs[row].argmax())
+        out.append({"text": text, "true": label_names[int(labels[row])],
+                    "predicted": label_names[predicted],
+                    "probability": float(probs[row, predicted]), "loss": float(loss),
+                    "probs": {n: float(p) for n, p in zip(label_names, probs[row], strict=True)}})
+    return out
+
+
+def classify_probs(model: ModelState, tokenizer, config, label_names: list[str], data: Any, *,
+                   dp: DataParallel):
+    """Probabilities of every row of outside ``data`` (labels matched to the run's classes by
+    name): ``(float32[N, C], int32[N] labels, texts)``."""
     texts, labels = all_rows(data, task=config.task, text_column=config.text_column,
                              label_column=config.label_column)
-    if config.task == "lm":
-        encoded = encode_texts(tokenizer, texts, None)
-        sums = lm_sums(model, pack_lm(encoded, config.max_len), batch_size=config.batch_size,
-                       dp=dp)
-        return ev.EvalResult(split="data", epoch=0, step=step, metrics=language_model_metrics(
-            sums["loss"], sums["count"], encoded.num_chars))
     index = {name: i for i, name in enumerate(label_names)}
     unknown = sorted({str(x) for x in labels} - set(index))
     if unknown:
@@ -165,5 +177,24 @@ def evaluate_data(model: ModelState, tokenizer, config, label_names: list[str], 
     encoded = encode_texts(tokenizer, texts, config.max_len, ids)
     probs = predict_probs(model, encoded, num_classes=len(label_names),
                           batch_size=config.batch_size, max_len=config.max_len, dp=dp)
+    return probs, ids, texts
+
+
+def evaluate_data(model: ModelState, tokenizer, config, label_names: list[str], data: Any, *,
+                  dp: DataParallel, step: int = 0) -> ev.EvalResult:
+    """Evaluate on data outside the run's splits: every row of ``data`` is used.
+
+    ``data``: anything ``jaxtext.data.load_data`` reads (a name, "csv:PATH", a DataFrame,
+    (texts, labels), ...). Labels are matched to the run's classes by name.
+    """
+    if config.task == "lm":
+        texts, _ = all_rows(data, task=config.task, text_column=config.text_column,
+                            label_column=config.label_column)
+        encoded = encode_texts(tokenizer, texts, None)
+        sums = lm_sums(model, pack_lm(encoded, config.max_len), batch_size=config.batch_size,
+                       dp=dp)
+        return ev.EvalResult(split="data", epoch=0, step=step, metrics=language_model_metrics(
+            sums["loss"], sums["count"], encoded.num_chars))
+    probs, ids, texts = classify_probs(model, tokenizer, config, label_names, data, dp=dp)
     return classification_result(probs, ids, label_names, "data", 0, step,
                                  texts=lambda rows: [texts[int(r)] for r in rows])

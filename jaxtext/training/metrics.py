@@ -44,16 +44,49 @@ def classification_metrics(probs: np.ndarray, labels: np.ndarray, label_names: l
         return {"loss": float("nan"), "accuracy": float("nan"), "macro_f1": float("nan"),
                 "confusion_matrix": np.zeros((num_classes, num_classes), np.int64), "per_class": []}
     predictions = probs.argmax(axis=1)
-    picked = np.clip(probs[np.arange(n), labels], 1e-12, 1.0)
     cm = confusion_matrix(labels, predictions, num_classes)
     per_class = per_class_report(cm, label_names)
     return {
-        "loss": float(-np.log(picked).mean()),
+        "loss": float(example_losses(probs, labels).mean()),
         "accuracy": float((predictions == labels).mean()),
         "macro_f1": float(np.mean([c["f1"] for c in per_class])),
         "confusion_matrix": cm,
         "per_class": per_class,
     }
+
+
+def example_losses(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """float[N] (the dtype of ``probs``) cross-entropy of each example, ``-log p(true class)`` (p clipped at 1e-12,
+    so a certain mistake costs 27.6 nats rather than infinity).
+
+    >>> example_losses(np.array([[0.5, 0.5], [0.9, 0.1]]), np.array([0, 1])).round(3).tolist()
+    [0.693, 2.303]
+    """
+    labels = np.asarray(labels)
+    picked = probs[np.arange(len(labels)), labels]
+    return -np.log(np.clip(picked, 1e-12, 1.0))
+
+
+def highest_losses(probs: np.ndarray, labels: np.ndarray, k: int,
+                   mistakes_only: bool = False) -> np.ndarray:
+    """Rows of the ``k`` highest-loss examples, highest first (ties: the earlier row first).
+
+    The one ranking behind ``Run.top_losses`` and the dashboard's "most confident mistakes"
+    (``mistakes_only``: rows whose prediction is wrong).
+
+    >>> probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    >>> highest_losses(probs, np.array([1, 1, 1, 0]), 3).tolist()
+    [0, 3, 2]
+    >>> highest_losses(np.array([[0.4, 0.6], [0.55, 0.45]]), np.array([1, 0]), 5,
+    ...                mistakes_only=True).tolist()
+    []
+    """
+    labels = np.asarray(labels)
+    rows = np.arange(len(labels))
+    if mistakes_only:
+        rows = rows[probs.argmax(axis=1) != labels]
+    losses = example_losses(probs[rows], labels[rows])
+    return rows[np.argsort(-losses, kind="stable")][:max(0, k)]
 
 
 def language_model_metrics(nll_sum: float, tokens: float, chars: float) -> dict:

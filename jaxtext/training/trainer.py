@@ -34,6 +34,7 @@ from jaxtext import events as ev
 from jaxtext.config import Config, describe_data
 from jaxtext.data.prepare import PreparedData
 from jaxtext.generate import epoch_samples
+from jaxtext.model_summary import summarize
 from jaxtext.training import compile_cache
 from jaxtext.training.checkpointing import Checkpointer, Position
 from jaxtext.training.evaluate import EvalHooks, evaluate_split
@@ -131,7 +132,8 @@ class Trainer:
             label_names=data.label_names, epochs=cfg.epochs,
             steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps,
             batch_size=cfg.batch_size, out=str(self.out or ""),
-            resumed_at=self.position.step))
+            resumed_at=self.position.step,
+            model_summary=summarize(self.initial, self.opt_state, cfg.model).to_dict()))
         for event in old:  # a resumed run: the views draw what happened before the checkpoint
             for view in self.session.views:
                 view(event)
