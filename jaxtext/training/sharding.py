@@ -26,6 +26,11 @@ class DataParallel:
     def num_devices(self) -> int:
         return len(self.devices)
 
+    @property
+    def platform(self) -> str:
+        """"cpu", "gpu" or "tpu": what the mesh computes on."""
+        return self.devices[0].platform
+
     def describe(self) -> list[str]:
         return [f"{d.platform}:{d.id}" for d in self.devices]
 

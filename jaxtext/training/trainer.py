@@ -38,6 +38,7 @@ from jaxtext.training import compile_cache
 from jaxtext.training.checkpointing import Checkpointer, Position
 from jaxtext.training.evaluate import EvalHooks, evaluate_split
 from jaxtext.training.optim import OptimizerSpec, learning_rate_schedule, make_optimizer
+from jaxtext.training.precision import compute_dtype
 from jaxtext.training.session import Session, Stopped
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState, TrainedState, init_model_state
@@ -92,8 +93,7 @@ class Trainer:
         cfg, data, dp = self.config, self.data, self.dp
         self.initial = self.start.model if self.start is not None \
             else init_model_state(cfg, data.dims)
-        self.steps_per_epoch = len(data.batches("train", epoch=0, shuffle=True,
-                                                pad_to_multiple=dp.num_devices))
+        self.steps_per_epoch = len(self._train_batches(0))
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.spec = OptimizerSpec.from_config(cfg, self.total_steps)
         tx = make_optimizer(self.spec)
@@ -105,8 +105,17 @@ class Trainer:
         saved = self.position.sums  # a checkpoint between two logs carries its partial sums
         self.sums = dp.replicate({k: jnp.float32(v) for k, v in saved.items()} if saved
                                  else zero_sums())
-        self.train_step = train_step_fn(self.initial, tx, cfg.task, self.spec)
+        self.train_step = train_step_fn(self.initial, tx, cfg.task, self.spec,
+                                        accumulate=cfg.accumulate,
+                                        dtype=compute_dtype(cfg.precision, dp.platform))
         self.prompt = cfg.prompt or data.default_prompt()
+
+    def _train_batches(self, epoch: int):
+        """An epoch's shuffled batches of ``batch_size x accumulate``, split evenly over the
+        devices and into the micro-batches (``steps.split_micro_batches``)."""
+        accumulate = self.config.accumulate
+        return self.data.batches("train", epoch=epoch, shuffle=True, per_step=accumulate,
+                                 pad_to_multiple=self.dp.num_devices * accumulate)
 
     def model_now(self) -> ModelState:
         return self.initial._replace(params=self.params, rest=self.rest)
@@ -130,7 +139,7 @@ class Trainer:
             dataset_sizes={s: data.size(s) for s in ("train", "validation", "test")},
             label_names=data.label_names, epochs=cfg.epochs,
             steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps,
-            batch_size=cfg.batch_size, out=str(self.out or ""),
+            batch_size=cfg.batch_size * cfg.accumulate, out=str(self.out or ""),
             resumed_at=self.position.step))
         for event in old:  # a resumed run: the views draw what happened before the checkpoint
             for view in self.session.views:
@@ -199,8 +208,7 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> None:
         cfg, pos, dp = self.config, self.position, self.dp
-        batches = self.data.batches("train", epoch=epoch - 1, shuffle=True,
-                                    pad_to_multiple=dp.num_devices)
+        batches = self._train_batches(epoch - 1)
         self.session.phase("train", f"epoch {epoch}/{cfg.epochs}", pos.step, self.total_steps)
         clock = time.perf_counter()
         pending = deque()  # the not donated per-step losses of the steps in flight
