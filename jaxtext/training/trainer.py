@@ -36,6 +36,7 @@ from jaxtext.data.prepare import PreparedData
 from jaxtext.generate import epoch_samples
 from jaxtext.training import compile_cache
 from jaxtext.training.checkpointing import Checkpointer, Position
+from jaxtext.training.distributed import is_main_process
 from jaxtext.training.evaluate import EvalHooks, evaluate_split
 from jaxtext.training.optim import OptimizerSpec, learning_rate_schedule, make_optimizer
 from jaxtext.training.precision import compute_dtype
@@ -73,7 +74,7 @@ class Trainer:
         self.position = position or Position()
         self.resuming = position is not None
         self.best_state = best_state  # early stopping: (params, rest) of the best epoch
-        self.dp = DataParallel()
+        self.dp = DataParallel(jax.devices())  # every process's devices in a launch
         self.out = out
         self.compiled: set = set()  # (kind, shapes) this session has run once
         self.in_flight = IN_FLIGHT
@@ -82,7 +83,7 @@ class Trainer:
         steps, seconds = config.checkpoint_interval
         self.checkpointer = Checkpointer(out, steps=steps, seconds=seconds,
                                          keep=config.keep_checkpoints) \
-            if out is not None and (steps or seconds) else None
+            if out is not None and (steps or seconds) and is_main_process() else None
 
     def emit(self, event) -> None:
         self.session.emit(event)
@@ -294,8 +295,8 @@ class Trainer:
         pos = self.position
         if pos.step == self.last_log["step"]:
             return
-        fetched = jax.device_get(self.sums)
-        notfinite = int(jax.device_get(self.opt_state.total_notfinite))
+        fetched = self.dp.fetch(self.sums)
+        notfinite = int(self.dp.fetch(self.opt_state.total_notfinite))
         self.sums = self.dp.replicate(zero_sums())
         now = time.perf_counter()
         count = max(float(fetched["count"]), 1.0)
@@ -353,7 +354,7 @@ class Trainer:
         if self.config.sample_tokens == 0:
             return
         self.session.phase("samples", "sampling from the model")
-        samples = epoch_samples(self.model_now(), self.data.tokenizer, self.config,
+        samples = epoch_samples(self._local_model(), self.data.tokenizer, self.config,
                                 prompt=self.prompt, max_len=self.data.dims.max_len,
                                 epoch=epoch, step=self.position.step)
         self.emit(samples)
@@ -372,8 +373,19 @@ class Trainer:
         if self.checkpointer is not None:
             self.checkpointer.close()
 
+    def _local_model(self) -> ModelState:
+        """The weights as this process's own arrays (sampling and the finished run use them;
+        the same arrays as ``model_now`` unless several processes train together)."""
+        model = self.model_now()
+        return model._replace(params=self.dp.to_local(model.params),
+                              rest=self.dp.to_local(model.rest))
+
     def _finish(self, status: str, message: str, test=None) -> TrainedState:
         self._close_checkpoints()
+        if self.dp.multiprocess:  # the run predicts and generates on this process alone
+            local = self._local_model()
+            self.params, self.rest = local.params, local.rest
+            self.opt_state = self.dp.to_local(self.opt_state)
         self.emit(ev.TrainEnd(step=self.position.step, elapsed_s=self.session.elapsed(),
                               status=status, message=message, test=test,
                               timing=self._timing()))
