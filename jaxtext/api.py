@@ -61,10 +61,15 @@ def train(config: Config | dict | None = None, *, callbacks: Any = "auto", **key
     With ``out`` (or checkpointing) the run is saved there whatever its status, never over a
     finished run unless ``overwrite``; if that fails it goes to a rescue folder, with a warning.
     """
+    from jaxtext.training.distributed import initialize_if_launched, is_main_process
     from jaxtext.training.session import Session
 
+    # One of several processes of a launch: join the others before JAX does anything; only
+    # process 0 shows the run and writes it (the others train the same model silently).
+    initialize_if_launched()
+    views = resolve_callbacks(callbacks) if is_main_process() else []
     # The views first, so a notebook shows the run at once (the libraries take seconds to load).
-    session = Session(resolve_callbacks(callbacks))
+    session = Session(views)
     with session.stop_on_sigint():
         cfg, start, out = _settings(session, config, keys)
         from jaxtext.run import Run  # loaded by now (_settings imports them on a worker)
@@ -95,6 +100,7 @@ def _settings(session, config, keys):
     after loading JAX, Flax and datasets on a worker thread (seconds; the clock moves)."""
     from jaxtext.data.sources import check_name
     from jaxtext.starts import out_folder, resolve_start
+    from jaxtext.training.distributed import is_main_process
 
     session.phase("data", "loading JAX, Flax and datasets")
     try:
@@ -102,7 +108,7 @@ def _settings(session, config, keys):
         cfg, start = resolve_start(config, keys)
         if isinstance(cfg.data, str):
             check_name(cfg.data)  # a misspelt dataset is one line, before any data is read
-        return cfg, start, out_folder(cfg)
+        return cfg, start, out_folder(cfg) if is_main_process() else None
     except BaseException as err:
         _end_early(session, err, "loading the libraries")
         raise

@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--by", default="step", help="align curves by step, epoch or time")
     compare.add_argument("--metric", default="loss", help="the metric whose curves are compared")
 
+    sub.add_parser("launch", add_help=False,
+                   help="train in N local processes as one run: launch --processes N -- train ...")
+
     sub.add_parser("list", help="list registered models, datasets, tokenizers and callbacks")
 
     keys = sub.add_parser("help", help="config keys with defaults, or one model's own keys")
@@ -164,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     warnings.formatwarning = lambda message, *rest, **kw: f"warning: {message}\n"
     try:
+        if argv[:1] == ["launch"]:
+            return cmd_launch(argv[1:])
         if argv[:1] == ["train"]:
             args = parse_train_args(argv[1:])
             if args.help:
@@ -185,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_train(args) -> int:
     import jaxtext
+    from jaxtext.training.distributed import is_main_process
 
     settings = train_config(args)
     jaxtext.Config.from_dict(settings)  # mistakes fail before JAX loads
@@ -198,6 +204,8 @@ def cmd_train(args) -> int:
         if err.run is None:
             raise
         run, failure = err.run, err
+    if not is_main_process():  # one of several processes of a launch: process 0 reports
+        return 2 if failure is not None else 0
     print_summary(run)
     if run.saved_to is not None:
         print(f"saved to {run.saved_to}")
@@ -207,6 +215,13 @@ def cmd_train(args) -> int:
         print(f"error: {failure}", file=sys.stderr)
         return 2
     return 0
+
+
+def cmd_launch(tokens: list[str]) -> int:
+    from jaxtext.launch import launch, parse_launch_args
+
+    processes, port, command = parse_launch_args(tokens)
+    return launch(command, processes, port)
 
 
 def _check_writable_file(path: Path) -> None:

@@ -23,6 +23,7 @@ from jaxtext.protocols import check_model_for
 TASKS = ("classify", "lm")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "linear", "constant")
+PRECISIONS = ("auto", "f32", "bf16")
 INT_LIMIT = 2**63  # every int key must fit in int64 (numpy, JAX and the PRNG take int64)
 
 
@@ -41,6 +42,8 @@ class Config:
     lowercase: bool = True  # lowercase text before word/bpe tokenization
     epochs: int = 3  # passes over the training split
     batch_size: int = 64  # examples per step (across all devices)
+    accumulate: int = 1  # sum gradients of this many batches per update (batch_size x N per step)
+    precision: str = "auto"  # "f32", "bf16" (f32 weights, bf16 compute) or "auto" (bf16 on GPU/TPU)
     lr: float = 2e-3  # peak learning rate
     optimizer: str = "adamw"  # "adamw", "adam" or "sgd"
     weight_decay: float = 0.01  # decoupled weight decay (adamw) / L2 (sgd)
@@ -153,7 +156,9 @@ class Config:
              f"not {shown(self.schedule)}" + did_you_mean(self.schedule, SCHEDULES))
         need(0 <= self.seed < INT_LIMIT,
              f"seed must be in 0 <= seed < 2**63, got {shown(self.seed)}; pick e.g. seed: 0")
-        for key in ("epochs", "batch_size", "max_len", "vocab_size"):
+        need(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, "
+             f"not {shown(self.precision)}" + did_you_mean(self.precision, PRECISIONS))
+        for key in ("epochs", "batch_size", "accumulate", "max_len", "vocab_size"):
             need(getattr(self, key) >= 1, f"{key} must be at least 1, got {getattr(self, key)}")
         need(self.vocab_size >= 4, f"vocab_size must be at least 4, got {self.vocab_size}")
         for key in ("lr", "weight_decay", "warmup", "grad_clip"):

@@ -51,13 +51,16 @@ class PreparedData:
             return len(self.encoded[split].labels)
         return int(self.packed[split].shape[0])
 
-    def batches(self, split: str, *, epoch: int = 0, shuffle: bool = False, pad_to_multiple: int = 1):
+    def batches(self, split: str, *, epoch: int = 0, shuffle: bool = False, pad_to_multiple: int = 1,
+                per_step: int = 1):
+        """The split's batches; ``per_step`` batches of ``batch_size`` make one (accumulation)."""
         cfg = self.config
+        size = cfg.batch_size * per_step
         if self.task == "classify":
-            return classify_batches(self.encoded[split], cfg.batch_size, shuffle=shuffle,
+            return classify_batches(self.encoded[split], size, shuffle=shuffle,
                                     seed=cfg.seed, epoch=epoch, max_len=cfg.max_len,
                                     pad_to_multiple=pad_to_multiple)
-        return lm_batches(self.packed[split], cfg.batch_size, shuffle=shuffle, seed=cfg.seed,
+        return lm_batches(self.packed[split], size, shuffle=shuffle, seed=cfg.seed,
                           epoch=epoch, pad_to_multiple=pad_to_multiple)
 
     def chars(self, split: str) -> float:

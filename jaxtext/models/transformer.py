@@ -30,8 +30,15 @@ _MASKED = -1e9
 
 
 def _scores(q, k, mask):
-    s = jnp.einsum("bhtd,bhsd->bhts", q * q.shape[-1] ** -0.5, k)
+    """float32 scores whatever the inputs' dtype: softmax statistics stay float32 in bf16."""
+    s = jnp.einsum("bhtd,bhsd->bhts", q * q.shape[-1] ** -0.5, k,
+                   preferred_element_type=jnp.float32)
     return jnp.where(mask, s, _MASKED)
+
+
+def _matmul(spec: str, a, b, dtype):
+    """``einsum`` of ``a`` cast to ``b``'s dtype, accumulated in float32, returned as ``dtype``."""
+    return jnp.einsum(spec, a.astype(b.dtype), b, preferred_element_type=jnp.float32).astype(dtype)
 
 
 def _attend_block(q, k, v, mask):
@@ -45,18 +52,20 @@ def _attend_block(q, k, v, mask):
     e = jnp.exp(s - top)
     total = e.sum(axis=-1, keepdims=True)
     # normalizing the [.., T, Dh] output, not the [.., T, S] weights, saves a pass over scores
-    return jnp.einsum("bhts,bhsd->bhtd", e, v) / total, (top, total)
+    out = _matmul("bhts,bhsd->bhtd", e, v, jnp.float32) / total
+    return out.astype(q.dtype), (top, total)
 
 
 def _attend_block_grad(q, k, v, mask, out, top, total, d_out):
     """Gradients of one block, recomputing its attention weights from the saved row stats."""
     scale = q.shape[-1] ** -0.5
     p = jnp.exp(_scores(q, k, mask) - top) / total
-    d_v = jnp.einsum("bhts,bhtd->bhsd", p, d_out)
-    d_p = jnp.einsum("bhtd,bhsd->bhts", d_out, v)
-    d_s = jnp.where(mask, p * (d_p - (d_out * out).sum(axis=-1, keepdims=True)), 0.0)
-    d_q = jnp.einsum("bhts,bhsd->bhtd", d_s, k) * scale
-    d_k = jnp.einsum("bhts,bhtd->bhsd", d_s, q) * scale
+    d_v = _matmul("bhts,bhtd->bhsd", p, d_out, v.dtype)
+    d_p = _matmul("bhtd,bhsd->bhts", d_out, v, jnp.float32)
+    row = (d_out.astype(jnp.float32) * out.astype(jnp.float32)).sum(axis=-1, keepdims=True)
+    d_s = jnp.where(mask, p * (d_p - row), 0.0)
+    d_q = (_matmul("bhts,bhsd->bhtd", d_s, k, jnp.float32) * scale).astype(q.dtype)
+    d_k = (_matmul("bhts,bhtd->bhsd", d_s, q, jnp.float32) * scale).astype(k.dtype)
     return d_q, d_k, d_v
 
 
@@ -83,6 +92,42 @@ def attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array) -> jax.
     forward + backward ~290 ms against ~550 ms for the plain einsum-softmax-einsum.
     """
     return _map_blocks(_attend_block, q, k, v, _full_batch(mask, q))[0]
+
+
+def library_attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array, *,
+                      implementation: str | None = None) -> jax.Array:
+    """``attention`` by ``jax.nn.dot_product_attention`` (same shapes and mask convention).
+
+    On a GPU ``implementation=None`` lets JAX pick cuDNN's fused kernel where the shapes and
+    dtype allow it, and XLA's otherwise; measured on an H200 it is 1.8-3.1x faster than the
+    blocked kernel, whose ``lax.map`` serializes the blocks there (PERF.md).
+    """
+    out = jax.nn.dot_product_attention(q.swapaxes(1, 2), k.swapaxes(1, 2), v.swapaxes(1, 2),
+                                       mask=mask, implementation=implementation)
+    return out.swapaxes(1, 2)
+
+
+ATTENTION = ("auto", "blocked", "xla", "cudnn")
+
+
+def resolve_attention(kind: str, platform: str | None = None) -> str:
+    """The ``attention`` key on ``platform`` -> "blocked", "library" (JAX picks cuDNN or XLA),
+    "xla" or "cudnn". "auto" is the blocked kernel on a CPU (blocks sized for its caches) and
+    ``jax.nn.dot_product_attention`` on a GPU or TPU.
+
+    >>> resolve_attention("auto", "cpu"), resolve_attention("auto", "gpu")
+    ('blocked', 'library')
+    """
+    if kind != "auto":
+        return kind
+    return "blocked" if (platform or jax.default_backend()) == "cpu" else "library"
+
+
+def attend(kind: str, q, k, v, mask):
+    """Attention by the resolved kind (see ``resolve_attention``)."""
+    if kind == "blocked":
+        return attention(q, k, v, mask)
+    return library_attention(q, k, v, mask, implementation=None if kind == "library" else kind)
 
 
 def _full_batch(mask, q):
@@ -114,8 +159,10 @@ def write_position(cache: jax.Array, layer: int, new: jax.Array, position: jax.A
 class Block(nnx.Module):
     """x + Attention(LN(x)), then x + MLP(LN(x)); dropout on both residual branches."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float, dropout: float, *, rngs: nnx.Rngs):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, dropout: float, *, rngs: nnx.Rngs,
+                 attention: str = "blocked"):
         self.heads = heads
+        self.attention = attention  # a resolved kind, see resolve_attention
         self.norm1 = nnx.LayerNorm(dim, rngs=rngs)
         self.qkv = nnx.Linear(dim, 3 * dim, rngs=rngs)
         self.proj = nnx.Linear(dim, dim, rngs=rngs)
@@ -140,7 +187,7 @@ class Block(nnx.Module):
     def __call__(self, x: jax.Array, mask: jax.Array):
         """-> (new x ``float[B, T, D]``, (k, v) for a decoding cache)."""
         q, k, v = self.project(x)
-        return self.finish(x, attention(q, k, v, mask)), (k, v)
+        return self.finish(x, attend(self.attention, q, k, v, mask)), (k, v)
 
 
 @register_model("transformer")
@@ -161,12 +208,16 @@ class Transformer(nnx.Module):
         dropout: float = 0.1  # dropout on embeddings, residual branches and the pooled vector
         pooling: str = "mean"  # classify: "mean" over valid tokens or "cls" (learned CLS token)
         tie_weights: bool = True  # lm: output projection = token embedding transposed
+        attention: str = "auto"  # "blocked" (CPU), "xla" or "cudnn" (jax.nn); auto: by device
 
         def __post_init__(self):
             check_positive(dim=self.dim, heads=self.heads, layers=self.layers)
             check_rate(self.dropout)
             if self.dim % self.heads:
                 raise ValueError(f"heads ({self.heads}) must divide dim ({self.dim})")
+            if self.attention not in ATTENTION:
+                raise ValueError(f"attention must be one of {', '.join(ATTENTION)}, not "
+                                 f"'{self.attention}'")
             if self.pooling not in ("mean", "cls"):
                 raise ValueError(f"pooling must be 'mean' or 'cls', not '{self.pooling}'")
             if not 0 < self.mlp_ratio < float("inf"):  # also refuses nan
@@ -191,7 +242,8 @@ class Transformer(nnx.Module):
         self.pos = nnx.Param(init(rngs.params(), (dims.max_len + self.use_cls, d)))
         self.cls = nnx.Param(init(rngs.params(), (d,))) if self.use_cls else None
         self.blocks = nnx.List([
-            Block(d, config.heads, config.mlp_ratio, config.dropout, rngs=rngs)
+            Block(d, config.heads, config.mlp_ratio, config.dropout, rngs=rngs,
+                  attention=resolve_attention(config.attention))
             for _ in range(config.layers)
         ])
         self.norm = nnx.LayerNorm(d, rngs=rngs)
@@ -254,7 +306,7 @@ class Transformer(nnx.Module):
             q, k, v = block.project(x)  # [B, H, 1, Dh]
             k_cache = write_position(k_cache, i, k[:, :, 0], pos)
             v_cache = write_position(v_cache, i, v[:, :, 0], pos)
-            x = block.finish(x, attention(q, k_cache[i], v_cache[i], visible))
+            x = block.finish(x, attend(block.attention, q, k_cache[i], v_cache[i], visible))
         return self._logits(self.norm(x))[:, 0], {"k": k_cache, "v": v_cache}
 
     def prefill(self, tokens: jax.Array, mask: jax.Array, max_len: int | None = None):

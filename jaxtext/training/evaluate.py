@@ -67,7 +67,7 @@ def predict_probs(model: ModelState, encoded_split, *, num_classes: int, batch_s
     if not outputs:
         return probs
     index = np.concatenate(indices)
-    fetched = np.concatenate(jax.device_get(outputs))
+    fetched = np.concatenate(dp.fetch(outputs))
     real = index >= 0
     probs[index[real]] = fetched[real]
     return probs
@@ -82,7 +82,7 @@ def lm_sums(model: ModelState, packed: np.ndarray, *, batch_size: int,
     outputs = _run_batches(step, model, batches, dp, hooks or EvalHooks())
     if not outputs:
         return {"loss": 0.0, "count": 0.0}
-    total = jax.tree.map(lambda *xs: sum(xs), *jax.device_get(outputs))
+    total = jax.tree.map(lambda *xs: sum(xs), *dp.fetch(outputs))
     return {k: float(v) for k, v in total.items()}
 
 

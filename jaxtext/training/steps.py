@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from jaxtext.training.precision import cast_floats
 from jaxtext.training.state import ModelState
 
 _CACHE: dict[Any, Callable] = {}
@@ -56,24 +57,50 @@ def model_inputs(batch) -> tuple[jax.Array, jax.Array]:
     return batch.inputs, batch.inputs != 0
 
 
-def train_step_fn(model: ModelState, tx: optax.GradientTransformation, task: str, key: Any):
-    """The jitted train step for this model structure, optimizer and task (cached)."""
-    cache_key = ("train", model.train_graph, key, task)
+def train_step_fn(model: ModelState, tx: optax.GradientTransformation, task: str, key: Any,
+                  *, accumulate: int = 1, dtype: Any = jnp.float32):
+    """The jitted train step for this model structure, optimizer and task (cached).
+
+    ``accumulate``: the batch is split into that many micro-batches whose gradients are summed
+    in a ``lax.scan`` before one update (the same update as one big batch, in less memory).
+    ``dtype``: the compute dtype of the forward/backward pass (see ``precision.py``).
+    """
+    dtype = jnp.dtype(dtype)
+    cache_key = ("train", model.train_graph, key, task, accumulate, dtype.name)
     if cache_key in _CACHE:
         return _CACHE[cache_key]
     graph = model.train_graph
     loss_fn = classify_loss if task == "classify" else lm_loss
 
-    def train_step(params, rest, opt_state, sums, batch):
-        # nnx.value_and_grad (not jax's) so dropout's RNG counters may advance inside it.
-        model = nnx.merge(graph, params, rest)
-        tokens, mask = model_inputs(batch)
+    def forward(params, rest, batch, summed: bool):
+        """-> (loss to differentiate, (metric sums, the non-parameter state after the call)).
 
-        def compute(model):
-            return loss_fn(model(tokens, mask), batch)
-
-        (loss, step_sums), grads = nnx.value_and_grad(compute, has_aux=True)(model)
+        ``rest`` comes back because dropout's RNG counters advance inside the call."""
+        model = nnx.merge(graph, cast_floats(params, dtype), rest, copy=True)
+        loss, sums = loss_fn(model(*model_inputs(batch)), batch)
         _, _, new_rest = nnx.split(model, nnx.Param, ...)
+        return (sums["loss"] if summed else loss), (sums, new_rest)
+
+    def gradients(params, rest, batch):
+        if accumulate == 1:
+            (loss, (sums, rest)), grads = jax.value_and_grad(forward, has_aux=True)(
+                params, rest, batch, False)
+            return grads, sums, rest, loss
+
+        def one_micro_batch(carry, micro):
+            rest, grads, sums = carry
+            (_, (more, rest)), g = jax.value_and_grad(forward, has_aux=True)(
+                params, rest, micro, True)
+            return (rest, jax.tree.map(jnp.add, grads, g), jax.tree.map(jnp.add, sums, more)), None
+
+        start = (rest, jax.tree.map(jnp.zeros_like, params), zero_sums())
+        (rest, grads, sums), _ = jax.lax.scan(one_micro_batch, start,
+                                              split_micro_batches(batch, accumulate))
+        count = jnp.maximum(sums["count"], 1.0)
+        return jax.tree.map(lambda g: g / count, grads), sums, rest, sums["loss"] / count
+
+    def train_step(params, rest, opt_state, sums, batch):
+        grads, step_sums, new_rest, loss = gradients(params, rest, batch)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         sums = jax.tree.map(jnp.add, sums, step_sums)
@@ -83,6 +110,15 @@ def train_step_fn(model: ModelState, tx: optax.GradientTransformation, task: str
     fn = jax.jit(train_step, donate_argnums=(0, 1, 2, 3))
     _CACHE[cache_key] = fn
     return fn
+
+
+def split_micro_batches(batch, parts: int):
+    """Every array ``[N, ...]`` -> ``[parts, N / parts, ...]``, micro-batch ``j`` taking rows
+    ``j, j + parts, ...``: with the batch split over devices along N, each device's rows stay
+    its own (no data moves between devices)."""
+    def split(x):
+        return x.reshape((x.shape[0] // parts, parts) + x.shape[1:]).swapaxes(0, 1)
+    return jax.tree.map(split, batch)
 
 
 def eval_step_fn(model: ModelState, task: str):

@@ -37,8 +37,10 @@ from jaxtext.generate import epoch_samples
 from jaxtext.model_summary import summarize
 from jaxtext.training import compile_cache
 from jaxtext.training.checkpointing import Checkpointer, Position
+from jaxtext.training.distributed import is_main_process
 from jaxtext.training.evaluate import EvalHooks, evaluate_split
 from jaxtext.training.optim import OptimizerSpec, learning_rate_schedule, make_optimizer
+from jaxtext.training.precision import compute_dtype
 from jaxtext.training.session import Session, Stopped
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState, TrainedState, init_model_state
@@ -73,7 +75,7 @@ class Trainer:
         self.position = position or Position()
         self.resuming = position is not None
         self.best_state = best_state  # early stopping: (params, rest) of the best epoch
-        self.dp = DataParallel()
+        self.dp = DataParallel(jax.devices())  # every process's devices in a launch
         self.out = out
         self.compiled: set = set()  # (kind, shapes) this session has run once
         self.in_flight = IN_FLIGHT
@@ -82,7 +84,7 @@ class Trainer:
         steps, seconds = config.checkpoint_interval
         self.checkpointer = Checkpointer(out, steps=steps, seconds=seconds,
                                          keep=config.keep_checkpoints) \
-            if out is not None and (steps or seconds) else None
+            if out is not None and (steps or seconds) and is_main_process() else None
 
     def emit(self, event) -> None:
         self.session.emit(event)
@@ -93,8 +95,7 @@ class Trainer:
         cfg, data, dp = self.config, self.data, self.dp
         self.initial = self.start.model if self.start is not None \
             else init_model_state(cfg, data.dims)
-        self.steps_per_epoch = len(data.batches("train", epoch=0, shuffle=True,
-                                                pad_to_multiple=dp.num_devices))
+        self.steps_per_epoch = len(self._train_batches(0))
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.spec = OptimizerSpec.from_config(cfg, self.total_steps)
         tx = make_optimizer(self.spec)
@@ -106,8 +107,17 @@ class Trainer:
         saved = self.position.sums  # a checkpoint between two logs carries its partial sums
         self.sums = dp.replicate({k: jnp.float32(v) for k, v in saved.items()} if saved
                                  else zero_sums())
-        self.train_step = train_step_fn(self.initial, tx, cfg.task, self.spec)
+        self.train_step = train_step_fn(self.initial, tx, cfg.task, self.spec,
+                                        accumulate=cfg.accumulate,
+                                        dtype=compute_dtype(cfg.precision, dp.platform))
         self.prompt = cfg.prompt or data.default_prompt()
+
+    def _train_batches(self, epoch: int):
+        """An epoch's shuffled batches of ``batch_size x accumulate``, split evenly over the
+        devices and into the micro-batches (``steps.split_micro_batches``)."""
+        accumulate = self.config.accumulate
+        return self.data.batches("train", epoch=epoch, shuffle=True, per_step=accumulate,
+                                 pad_to_multiple=self.dp.num_devices * accumulate)
 
     def model_now(self) -> ModelState:
         return self.initial._replace(params=self.params, rest=self.rest)
@@ -131,7 +141,7 @@ class Trainer:
             dataset_sizes={s: data.size(s) for s in ("train", "validation", "test")},
             label_names=data.label_names, epochs=cfg.epochs,
             steps_per_epoch=self.steps_per_epoch, total_steps=self.total_steps,
-            batch_size=cfg.batch_size, out=str(self.out or ""),
+            batch_size=cfg.batch_size * cfg.accumulate, out=str(self.out or ""),
             resumed_at=self.position.step,
             model_summary=summarize(self.initial, self.opt_state, cfg.model).to_dict()))
         for event in old:  # a resumed run: the views draw what happened before the checkpoint
@@ -201,8 +211,7 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> None:
         cfg, pos, dp = self.config, self.position, self.dp
-        batches = self.data.batches("train", epoch=epoch - 1, shuffle=True,
-                                    pad_to_multiple=dp.num_devices)
+        batches = self._train_batches(epoch - 1)
         self.session.phase("train", f"epoch {epoch}/{cfg.epochs}", pos.step, self.total_steps)
         clock = time.perf_counter()
         pending = deque()  # the not donated per-step losses of the steps in flight
@@ -288,8 +297,8 @@ class Trainer:
         pos = self.position
         if pos.step == self.last_log["step"]:
             return
-        fetched = jax.device_get(self.sums)
-        notfinite = int(jax.device_get(self.opt_state.total_notfinite))
+        fetched = self.dp.fetch(self.sums)
+        notfinite = int(self.dp.fetch(self.opt_state.total_notfinite))
         self.sums = self.dp.replicate(zero_sums())
         now = time.perf_counter()
         count = max(float(fetched["count"]), 1.0)
@@ -347,7 +356,7 @@ class Trainer:
         if self.config.sample_tokens == 0:
             return
         self.session.phase("samples", "sampling from the model")
-        samples = epoch_samples(self.model_now(), self.data.tokenizer, self.config,
+        samples = epoch_samples(self._local_model(), self.data.tokenizer, self.config,
                                 prompt=self.prompt, max_len=self.data.dims.max_len,
                                 epoch=epoch, step=self.position.step)
         self.emit(samples)
@@ -366,8 +375,19 @@ class Trainer:
         if self.checkpointer is not None:
             self.checkpointer.close()
 
+    def _local_model(self) -> ModelState:
+        """The weights as this process's own arrays (sampling and the finished run use them;
+        the same arrays as ``model_now`` unless several processes train together)."""
+        model = self.model_now()
+        return model._replace(params=self.dp.to_local(model.params),
+                              rest=self.dp.to_local(model.rest))
+
     def _finish(self, status: str, message: str, test=None) -> TrainedState:
         self._close_checkpoints()
+        if self.dp.multiprocess:  # the run predicts and generates on this process alone
+            local = self._local_model()
+            self.params, self.rest = local.params, local.rest
+            self.opt_state = self.dp.to_local(self.opt_state)
         self.emit(ev.TrainEnd(step=self.position.step, elapsed_s=self.session.elapsed(),
                               status=status, message=message, test=test,
                               timing=self._timing()))
