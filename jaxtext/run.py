@@ -37,6 +37,7 @@ from jaxtext.protocols import Dims
 from jaxtext.training.evaluate import evaluate_data, evaluate_split, predict_probs
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState, TrainedState
+from jaxtext.training.task_results import decision_threshold, unstandardize
 
 
 class Run:
@@ -114,6 +115,19 @@ class Run:
         return self.record.evals.get("test")
 
     @property
+    def task_params(self) -> dict[str, float]:
+        """What the task keeps beyond the weights: regression's ``target_mean`` and
+        ``target_std``, multilabel's tuned ``threshold`` (empty for classify and lm)."""
+        return dict(self.trained.task_params)
+
+    @property
+    def threshold(self) -> float | None:
+        """multilabel: the probability a label needs (the config's, or the tuned one)."""
+        if self.task != "multilabel":
+            return None
+        return decision_threshold(self.config.threshold, self.trained.task_params)
+
+    @property
     def model(self):
         """The Flax NNX module with the trained weights (in eval mode)."""
         return self.model_state.module()
@@ -134,7 +148,9 @@ class Run:
     @property
     def confusion_matrix(self) -> pd.DataFrame:
         """Test-split confusion matrix: rows = true label, columns = predicted label."""
-        self._need_classifier("confusion_matrix")
+        if self.task != "classify":
+            raise ConfigError(f"confusion_matrix is for task: classify; this run's task is "
+                              f"{self.task}: see run.test_metrics and run.evaluate()")
         if self.test_report is None:
             raise JaxtextError("no test evaluation yet: call run.evaluate('test') first")
         return pd.DataFrame(self.test_report.confusion_matrix, index=self.label_names,
@@ -142,42 +158,43 @@ class Run:
 
     # -- using the model ---------------------------------------------------------------
     def predict(self, texts: str | list[str]) -> pd.DataFrame:
-        """Labels and class probabilities: columns text, label, and one per class."""
-        self._need_classifier("predict")
+        """One row per text. classify: columns text, label, and one probability per class;
+        regression: text, prediction (in the data's units); multilabel: text, labels (the
+        list of labels at the run's threshold), and one probability per label."""
+        if self.task == "lm":
+            self._need_classifier("predict")
         texts = _texts_argument(texts)
-        if not texts:
-            return pd.DataFrame({"text": [], "label": [],
-                                 **{name: np.zeros(0, np.float32) for name in self.label_names}})
-        encoded = encode_texts(self.tokenizer, texts, self.config.max_len,
-                               np.zeros(len(texts), np.int32))
-        probs = predict_probs(self.model_state, encoded, num_classes=len(self.label_names),
-                              batch_size=self.config.batch_size, max_len=self.config.max_len,
-                              dp=self.dp)
-        frame = pd.DataFrame({"text": texts,
-                              "label": [self.label_names[i] for i in probs.argmax(1)]})
-        for j, name in enumerate(self.label_names):
-            frame[name] = probs[:, j]
-        return frame
+        outputs = np.zeros((0, self.dims.num_outputs), np.float32)
+        if texts:
+            encoded = encode_texts(self.tokenizer, texts, self.config.max_len,
+                                   np.zeros(len(texts), np.int32))
+            outputs = predict_probs(self.model_state, encoded, num_classes=self.dims.num_outputs,
+                                    batch_size=self.config.batch_size,
+                                    max_len=self.config.max_len, dp=self.dp, task=self.task)
+        return prediction_frame(texts, outputs, self.task, self.label_names, self.task_params,
+                                self.config.threshold)
 
     def evaluate(self, data: Any = "test") -> dict[str, Any]:
         """Metrics on a split of the training data ('train'/'validation'/'test') or new data."""
         if isinstance(data, str) and data in ("train", "validation", "test"):
             result = evaluate_split(self.model_state, self._prepared(), data, dp=self.dp,
-                                    step=self.steps)
+                                    step=self.steps, task_params=self.task_params)
         else:
             result = evaluate_data(self.model_state, self.tokenizer, self.config,
-                                   self.label_names, data, dp=self.dp, step=self.steps)
+                                   self.label_names, data, dp=self.dp, step=self.steps,
+                                   task_params=self.task_params)
         out = dict(result.metrics)
         if result.confusion_matrix is not None:
             out["confusion_matrix"] = np.asarray(result.confusion_matrix)
+        if result.per_class:
             out["per_class"] = pd.DataFrame(result.per_class).set_index("label")
         return out
 
     def generate(self, prompt: str = "", **kwargs):
         """Sample text from a language model (see ``jaxtext.generate.generate``)."""
         if self.task != "lm":
-            raise ConfigError("generate() needs a language model: this run is a classifier "
-                              "(task: classify); train one with task: lm")
+            raise ConfigError(f"generate() needs a language model: this run's task is "
+                              f"{self.task}; train one with task: lm")
         options = set(inspect.signature(generate).parameters) - {
             "model", "tokenizer", "prompt", "max_len", "name"}
         for key in kwargs:
@@ -239,6 +256,25 @@ class Run:
         if self.task == "classify" and self.test_report is not None:
             table = self.confusion_matrix.to_html()
         return f"<div><b>jaxtext run</b><table>{rows}</table>{table}</div>"
+
+
+def prediction_frame(texts: list[str], outputs: np.ndarray, task: str, label_names: list[str],
+                     task_params: dict[str, float], threshold: float | str) -> pd.DataFrame:
+    """``predict``'s table from the eval step's outputs float[N, K] (see ``Run.predict``)."""
+    if task == "regression":
+        return pd.DataFrame({"text": texts,
+                             "prediction": unstandardize(outputs[:, 0], task_params)})
+    if task == "multilabel":
+        cut = decision_threshold(threshold, task_params)
+        labels = [[n for n, p in zip(label_names, row, strict=True) if p >= cut]
+                  for row in outputs]
+        frame = pd.DataFrame({"text": texts, "labels": pd.Series(labels, dtype=object)})
+    else:
+        frame = pd.DataFrame({"text": texts,
+                              "label": [label_names[i] for i in outputs.argmax(1)]})
+    for j, name in enumerate(label_names):
+        frame[name] = outputs[:, j]
+    return frame
 
 
 def _texts_argument(texts: Any) -> list[str]:

@@ -29,7 +29,8 @@ class EncodedSplit:
 
     ids: int32[total_tokens], every row's tokens concatenated (no padding, no bos/eos).
     offsets: int64[rows + 1].
-    labels: int32[rows] class ids (classification) or None (lm).
+    labels: int32[rows] class ids (classify), float32[rows] targets (regression),
+        float32[rows, K] multi-hot labels (multilabel) or None (lm).
     num_chars: characters of text the tokens cover plus one per row for its ``<eos>``:
         for an LM, bits per character = sum of target nats / ln 2 / num_chars (every
         token of a split packed by ``pack_lm`` is a target exactly once).
@@ -102,10 +103,34 @@ def encode_splits(loaded, tokenizer: TextTokenizer, max_len: int | None,
         )
         texts = ds.with_format("arrow")["text"]
         chars = _covered_chars(texts, tokenizer, full_offsets, ids, offsets)
-        labels = None
-        if "label" in ds.column_names and loaded.label_names:
-            labels = ds.with_format("arrow")["label"].to_numpy().astype(np.int32)
-        out[split] = EncodedSplit(ids, offsets, labels, chars, ds)
+        out[split] = EncodedSplit(ids, offsets, split_targets(loaded, ds), chars, ds)
+    return out
+
+
+def split_targets(loaded, ds: datasets.Dataset) -> np.ndarray | None:
+    """What a split's batches carry as labels, by task: class ids int32[N] (classify),
+    targets float32[N] (regression), multi-hot float32[N, K] (multilabel), None (lm)."""
+    task = getattr(loaded, "task", "classify")
+    if "label" not in ds.column_names or task == "lm":
+        return None
+    column = ds.with_format("arrow")["label"]
+    if task == "regression":
+        return column.to_numpy().astype(np.float32)
+    if task == "multilabel":
+        return multi_hot(column.to_pylist(), loaded.label_names)
+    return column.to_numpy().astype(np.int32) if loaded.label_names else None
+
+
+def multi_hot(rows: Sequence[Sequence[str]], names: Sequence[str]) -> np.ndarray:
+    """float32[N, K]: 1 where row i has label names[k] (labels not in ``names`` are ignored).
+
+    >>> multi_hot([["b"], [], ["a", "b"]], ["a", "b"]).tolist()
+    [[0.0, 1.0], [0.0, 0.0], [1.0, 1.0]]
+    """
+    index = {name: k for k, name in enumerate(names)}
+    out = np.zeros((len(rows), len(names)), np.float32)
+    for i, row in enumerate(rows):
+        out[i, [index[x] for x in row if x in index]] = 1.0
     return out
 
 

@@ -10,6 +10,7 @@ from jaxtext.data.encoding import EncodedSplit
 from jaxtext.data.load import load_data
 from jaxtext.data.sources import _column_values
 from jaxtext.errors import DataError
+from jaxtext.tasks import LABELED
 
 
 def encode_texts(tokenizer, texts: list[str], max_len: int | None, labels=None) -> EncodedSplit:
@@ -30,7 +31,7 @@ def all_rows(data: Any, *, task: str, text_column: str, label_column: str):
     texts, labels = _rows(data, task=task, text_column=text_column, label_column=label_column)
     if not texts:
         raise DataError("no rows to evaluate: the data is empty; pass texts (and labels)")
-    if task == "classify" and len(labels) != len(texts):
+    if task in LABELED and len(labels) != len(texts):
         raise DataError(f"{len(texts)} texts but {len(labels)} labels; pass one label per text")
     return texts, labels
 
@@ -47,12 +48,12 @@ def _rows(data: Any, *, task: str, text_column: str, label_column: str):
     if isinstance(data, (pd.DataFrame, dict, datasets.Dataset)):
         columns = data if not isinstance(data, pd.DataFrame) else {c: data[c] for c in data}
         names = list(columns.column_names if isinstance(data, datasets.Dataset) else columns)
-        for column in (text_column,) + ((label_column,) if task == "classify" else ()):
+        for column in (text_column,) + ((label_column,) if task in LABELED else ()):
             if column not in names:
                 raise DataError(f"column '{column}' not found; columns: "
                                 f"{', '.join(map(str, names))}")
         texts = [str(t) for t in _column_values(text_column, columns[text_column])]
-        if task != "classify":
+        if task not in LABELED:
             return texts, []
         labels = _column_values(label_column, columns[label_column])
         if isinstance(data, datasets.Dataset):
@@ -66,4 +67,6 @@ def _rows(data: Any, *, task: str, text_column: str, label_column: str):
         texts += list(split["text"])
         if task == "classify":
             labels += [loaded.label_names[int(i)] for i in split["label"]]
+        elif task in LABELED:
+            labels += list(split["label"])
     return texts, labels
