@@ -35,6 +35,7 @@ class Config:
     task: str = "classify"  # "classify", "lm" (next-token), "regression" or "multilabel"
     text_column: str = "text"  # column holding the text
     label_column: str = "label"  # column holding the label (a class, number or list of labels)
+    text_pair: str = ""  # second text column of a pair task, read as "text <eos> text_pair"
     loss: str = ""  # regression: "mse" (default), "mae" or "huber"
     threshold: float | str = 0.5  # multilabel: probability a label needs, or "tune" (validation)
     tokenizer: str = "word"  # "word", "char" or "bpe"
@@ -182,6 +183,9 @@ class Config:
         else:
             need(not self.loss, f"the loss key chooses a regression loss; task '{self.task}' "
                  "has one loss: drop the key or set task: regression")
+        need(not (self.text_pair and self.task == "lm"), "text_pair names the second text of "
+             "each example of a per-text task (classify, regression, multilabel); an lm reads "
+             "one text column: drop text_pair")
         if isinstance(self.threshold, str):
             need(self.threshold == "tune", f"threshold must be a probability such as 0.5 or "
                  f"'tune' (the best micro-F1 on validation), not {shown(self.threshold)}")

@@ -22,7 +22,7 @@ from jaxtext import checkpoint
 from jaxtext import events as ev
 from jaxtext.config import Config
 from jaxtext.data.prepare import prepare_data
-from jaxtext.data.texts import encode_texts
+from jaxtext.data.texts import encode_texts, pair_of
 from jaxtext.errors import (
     ConfigError,
     DataError,
@@ -160,10 +160,12 @@ class Run:
     def predict(self, texts: str | list[str]) -> pd.DataFrame:
         """One row per text. classify: columns text, label, and one probability per class;
         regression: text, prediction (in the data's units); multilabel: text, labels (the
-        list of labels at the run's threshold), and one probability per label."""
+        list of labels at the run's threshold), and one probability per label. A pair task
+        (``text_pair``) takes ``(text, text_pair)`` tuples and adds a text_pair column."""
         if self.task == "lm":
             self._need_classifier("predict")
-        texts = _texts_argument(texts)
+        pairs = bool(self.config.text_pair)
+        texts = _pairs_argument(texts) if pairs else _texts_argument(texts)
         outputs = np.zeros((0, self.dims.num_outputs), np.float32)
         if texts:
             encoded = encode_texts(self.tokenizer, texts, self.config.max_len,
@@ -171,8 +173,12 @@ class Run:
             outputs = predict_probs(self.model_state, encoded, num_classes=self.dims.num_outputs,
                                     batch_size=self.config.batch_size,
                                     max_len=self.config.max_len, dp=self.dp, task=self.task)
-        return prediction_frame(texts, outputs, self.task, self.label_names, self.task_params,
-                                self.config.threshold)
+        frame = prediction_frame(texts, outputs, self.task, self.label_names, self.task_params,
+                                 self.config.threshold)
+        if pairs:  # a pair task: the two texts side by side
+            frame["text"] = [a for a, _ in texts]
+            frame.insert(1, "text_pair", [b for _, b in texts])
+        return frame
 
     def evaluate(self, data: Any = "test") -> dict[str, Any]:
         """Metrics on a split of the training data ('train'/'validation'/'test') or new data."""
@@ -275,6 +281,19 @@ def prediction_frame(texts: list[str], outputs: np.ndarray, task: str, label_nam
     for j, name in enumerate(label_names):
         frame[name] = outputs[:, j]
     return frame
+
+
+def _pairs_argument(texts: Any) -> list[tuple[str, str]]:
+    """A pair task's ``predict`` argument as a list of (text, text_pair) tuples."""
+    if isinstance(texts, tuple) and len(texts) == 2 and all(isinstance(t, str) for t in texts):
+        return [texts]
+    if isinstance(texts, (str, bytes, dict)) or not hasattr(texts, "__iter__"):
+        raise ConfigError("this run reads pairs of texts: predict takes a (text, text_pair) "
+                          f"tuple or a list of them, not {type(texts).__name__}")
+    try:
+        return [pair_of(item) for item in texts]
+    except DataError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _texts_argument(texts: Any) -> list[str]:

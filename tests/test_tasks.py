@@ -340,3 +340,106 @@ def test_predict_and_evaluate_refuse_what_the_task_cannot_use(regression_run):
     with pytest.raises(DataError) as err:
         run.evaluate({"review": ["w1 sport"], "score": ["high"]})
     assert "'high'" in _one_line(err)
+
+
+# ------------------------------------------------------------------------------ text pairs
+
+
+def synthetic_pairs(n: int, seed: int = 0):
+    """(premises, hypotheses, labels): "same" when both texts share their keyword. Each text
+    alone says nothing about the label (every keyword is equally likely under both labels),
+    so a model must read both."""
+    rng = np.random.default_rng(seed)
+    filler = [f"w{i}" for i in range(40)]
+
+    def sentence(keyword):
+        words = list(rng.choice(filler, rng.integers(2, 6)))
+        words.insert(int(rng.integers(0, len(words) + 1)), keyword)
+        return " ".join(words)
+
+    premises, hypotheses, labels = [], [], []
+    for _ in range(n):
+        a = str(rng.choice(KEYWORDS))
+        same = bool(rng.random() < 0.5)
+        b = a if same else str(rng.choice([k for k in KEYWORDS if k != a]))
+        premises.append(sentence(a))
+        hypotheses.append(sentence(b))
+        labels.append("same" if same else "different")
+    return premises, hypotheses, labels
+
+
+@pytest.fixture(scope="module")
+def pair_run(tmp_path_factory):
+    premises, hypotheses, labels = synthetic_pairs(800)
+    path = tmp_path_factory.mktemp("pairs") / "pairs.csv"
+    pd.DataFrame({"premise": premises, "hypothesis": hypotheses, "label": labels}).to_csv(
+        path, index=False)
+    return jaxtext.train(dict(FAST, data=f"csv:{path}", text_column="premise",
+                              text_pair="hypothesis", layers=1, hidden=64, epochs=6),
+                         callbacks=[])
+
+
+@pytest.mark.slow
+def test_a_pair_classifier_reads_both_texts(pair_run):
+    run = pair_run
+    assert run.status == "completed" and run.label_names == ["different", "same"]
+    assert run.test_metrics["accuracy"] > 0.7, run.test_metrics  # chance: 0.5
+
+
+@pytest.mark.slow
+def test_a_pair_run_predicts_pairs_and_saves_bit_exact(pair_run, tmp_path):
+    run = pair_run
+    pairs = [("w1 sport w2 w3", "w4 sport w5"), ("w1 sport w2 w3", "w4 food w5")]
+    frame = run.predict(pairs)
+    assert list(frame.columns) == ["text", "text_pair", "label", "different", "same"]
+    assert list(frame.text_pair) == ["w4 sport w5", "w4 food w5"]
+    assert run.predict(pairs[0]).shape[0] == 1
+    loaded = jaxtext.load(run.save(tmp_path / "run"))
+    assert params_equal(run, loaded) and loaded.config.text_pair == "hypothesis"
+    pd.testing.assert_frame_equal(loaded.predict(pairs), frame)
+    premises, hypotheses, labels = synthetic_pairs(60, seed=4)
+    fresh = loaded.evaluate({"premise": premises, "hypothesis": hypotheses, "label": labels})
+    assert fresh["accuracy"] > 0.6
+    with pytest.raises(ConfigError) as err:
+        run.predict("w1 sport")
+    assert "(text, text_pair)" in _one_line(err)
+
+
+def test_a_pair_is_one_sequence_with_a_separator_cut_longest_first():
+    from jaxtext.data import EOS_ID, TextTokenizer
+    from jaxtext.data.texts import encode_texts
+
+    tok = TextTokenizer.train("word", ["a b c d e f g h"], 50, True)
+    encoded = encode_texts(tok, [("a b", "c d e"), ("a b c d e f g h", "a b")], max_len=6)
+    first, second = encoded.tokens(0).tolist(), encoded.tokens(1).tolist()
+    a_b, c_d_e = (tok.encode([t])[0].tolist() for t in ("a b", "c d e"))
+    assert first == [*a_b, EOS_ID, *c_d_e]  # fits: kept whole
+    # too long: the longer first text gives way, the short second one stays whole
+    assert second == [*tok.encode(["a b c"])[0].tolist(), EOS_ID, *a_b]
+
+
+def test_pairs_load_tokenize_and_show_as_both_texts():
+    from jaxtext.data import EOS_ID, encode_splits, load_data, train_tokenizer
+
+    premises, hypotheses, labels = synthetic_pairs(60)
+    loaded = load_data({"p": premises, "h": hypotheses, "y": labels}, text_column="p",
+                       label_column="y", text_pair="h")
+    assert set(loaded.splits["train"].column_names) == {"text", "text_pair", "label"}
+    tok = train_tokenizer(loaded, "word", 100)
+    assert tok.encode(["sport"])[0][0] > EOS_ID  # the keywords of both columns are words
+    train = encode_splits(loaded, tok, max_len=24)["train"]
+    first = loaded.splits["train"][0]
+    assert train.texts([0]) == [first["text"] + " ‖ " + first["text_pair"]]
+    assert train.tokens(0).tolist() == [*tok.encode([first["text"]])[0].tolist(), EOS_ID,
+                                        *tok.encode([first["text_pair"]])[0].tolist()]
+
+
+def test_a_missing_pair_column_is_named():
+    data = {"premise": ["a b", "c d"] * 10, "hypothesis": ["e", "f"] * 10, "label": [0, 1] * 10}
+    with pytest.raises(DataError) as err:
+        jaxtext.train(data=data, text_column="premise", text_pair="hypotesis", callbacks=[])
+    text = _one_line(err)
+    assert "no text_pair column 'hypotesis'" in text and "did you mean 'hypothesis'" in text
+    with pytest.raises(ConfigError) as err:
+        jaxtext.Config.from_dict(task="lm", text_pair="hypothesis")
+    assert "drop text_pair" in _one_line(err)

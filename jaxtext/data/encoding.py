@@ -16,6 +16,7 @@ import numpy as np
 from tokenizers import __version__ as tokenizers_version
 
 from jaxtext.data.disk_cache import _atomic_write, _cache_path
+from jaxtext.data.pairs import SHOWN_SEPARATOR, join_pairs
 from jaxtext.data.tokenizer import TextTokenizer, truncate
 from jaxtext.registry import tokenizers as tokenizer_registry
 
@@ -71,7 +72,13 @@ class EncodedSplit:
     def texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
         """Original texts of some rows, e.g. the ``index`` of misclassified batch rows."""
         rows = [int(r) for r in np.asarray(rows).ravel() if r >= 0]
-        return self.dataset.select(rows)["text"][:] if rows else []
+        if not rows:
+            return []
+        chosen = self.dataset.select(rows)
+        if "text_pair" in chosen.column_names:
+            return [a + SHOWN_SEPARATOR + b for a, b in zip(chosen["text"], chosen["text_pair"],
+                                                            strict=True)]
+        return chosen["text"][:]
 
 
 def encode_splits(loaded, tokenizer: TextTokenizer, max_len: int | None,
@@ -96,13 +103,18 @@ def encode_splits(loaded, tokenizer: TextTokenizer, max_len: int | None,
         full_ids, full_offsets = _cached_encoding(ds, tokenizer, report)
         if progress is not None and not encoded:
             progress(f"{split}: {len(full_offsets) - 1:,} texts, tokenized (cached)")
-        ids, offsets = (
-            (full_ids, full_offsets)
-            if max_len is None
-            else truncate(full_ids, full_offsets, max_len)
-        )
-        texts = ds.with_format("arrow")["text"]
-        chars = _covered_chars(texts, tokenizer, full_offsets, ids, offsets)
+        if "text_pair" in ds.column_names:  # a pair task: a <eos> b, cut longest first
+            second = _cached_encoding(ds, tokenizer, report, column="text_pair")
+            ids, offsets = join_pairs((full_ids, full_offsets), second, max_len)
+            chars = len(ids)  # bits per character are an lm's, which has no pairs
+        else:
+            ids, offsets = (
+                (full_ids, full_offsets)
+                if max_len is None
+                else truncate(full_ids, full_offsets, max_len)
+            )
+            texts = ds.with_format("arrow")["text"]
+            chars = _covered_chars(texts, tokenizer, full_offsets, ids, offsets)
         out[split] = EncodedSplit(ids, offsets, split_targets(loaded, ds), chars, ds)
     return out
 
@@ -165,22 +177,27 @@ def train_tokenizer(loaded, kind: str, vocab_size: int, lowercase: bool = True) 
             return TextTokenizer.load(path)
         except Exception:  # unreadable or stale cache entry: retrain
             pass
-    tok = TextTokenizer.train(kind, train["text"], vocab_size, lowercase)
+    texts = train["text"]
+    if "text_pair" in train.column_names:  # pairs: both texts' words are the vocabulary
+        texts = [*texts, *train["text_pair"]]
+    tok = TextTokenizer.train(kind, texts, vocab_size, lowercase)
     if cacheable:
         _atomic_write(path, lambda tmp: tmp.write_text(tok.to_json(), encoding="utf-8"))
     return tok
 
 
-def _cached_encoding(ds: datasets.Dataset, tokenizer: TextTokenizer, progress=None):
+def _cached_encoding(ds: datasets.Dataset, tokenizer: TextTokenizer, progress=None,
+                     column: str = "text"):
     if not ds.cache_files:  # in-memory data has no stable fingerprint: encode each time
-        return tokenizer._encode_flat(ds.with_format("arrow")["text"].to_pylist(), progress)
-    path = _cache_path("encoded", f"{ds._fingerprint}|{tokenizer.to_json()}|{_RECIPE}", ".npz")
+        return tokenizer._encode_flat(ds.with_format("arrow")[column].to_pylist(), progress)
+    key = f"{ds._fingerprint}|{tokenizer.to_json()}|{_RECIPE}"
+    path = _cache_path("encoded", key if column == "text" else f"{key}|{column}", ".npz")
     try:
         with np.load(path) as f:
             return f["ids"].astype(np.int32), f["offsets"]
     except (OSError, KeyError, ValueError):
         pass
-    ids, offsets = tokenizer._encode_flat(ds.with_format("arrow")["text"].to_pylist(), progress)
+    ids, offsets = tokenizer._encode_flat(ds.with_format("arrow")[column].to_pylist(), progress)
     small = ids.astype(np.uint16) if tokenizer.vocab_size <= 1 << 16 else ids  # half the disk
     _atomic_write(path, lambda tmp: np.savez(tmp, ids=small, offsets=offsets))
     return ids, offsets

@@ -36,7 +36,7 @@ from jaxtext.data.columns import _labels, _rename
 from jaxtext.data.sources import _resolve
 from jaxtext.data.splits import SPLITS, _add_missing_splits, _named_splits, _split_indices
 from jaxtext.data.targets import _encode_label_lists, _encode_numbers
-from jaxtext.errors import DataError
+from jaxtext.errors import DataError, did_you_mean
 from jaxtext.tasks import LABELED, TASKS
 
 
@@ -74,6 +74,7 @@ def load_data(
     label_column: str = "label",
     seed: int = 0,
     limit: int = 0,
+    text_pair: str = "",
 ) -> LoadedData:
     """Load ``data`` into normalized ``train`` / ``validation`` / ``test`` splits.
 
@@ -89,6 +90,8 @@ def load_data(
         datasets. Splits are always made with ``SPLIT_SEED``.
     limit: keep at most this many training examples (0 = all), chosen with ``seed``
         (stratified by label for classification). Validation and test stay whole.
+    text_pair: a second text column (pair tasks); it is cleaned like the texts and kept as
+        ``text_pair``.
 
     >>> d = load_data({"text": ["good", "bad"] * 10, "label": ["pos", "neg"] * 10})
     >>> d.label_names, len(d.splits["train"]), len(d.splits["test"])
@@ -112,7 +115,10 @@ def load_data(
                 "pass the column holding the labels as label_column="
             )
         _check_column("label", label_column, columns, splits["train"], name, other=text_column)
+    if text_pair:
+        _check_pair_column(text_pair, text_column, label_column, columns, name)
     wanted = [text_column, label_column] if labeled else [text_column]
+    wanted += [text_pair] if text_pair else []
 
     for split in list(splits):
         ds = splits[split]
@@ -127,6 +133,9 @@ def load_data(
             continue
         splits[split] = _clean_texts(ds, text_column, name, split, quiet_blank,
                                      label_column=label_column if labeled else None)
+        if text_pair:
+            splits[split] = _clean_texts(splits[split], text_pair, name, split, quiet_blank,
+                                         label_column=label_column)
 
     label_names: list[str] = []
     if classify:
@@ -136,7 +145,8 @@ def load_data(
     elif task == "multilabel":
         splits, label_names = _encode_label_lists(splits, label_column, name)
     splits = {
-        s: _rename(ds, text_column, label_column if labeled else None) for s, ds in splits.items()
+        s: _rename(ds, text_column, label_column if labeled else None, text_pair or None)
+        for s, ds in splits.items()
     }
     splits = _add_missing_splits(splits, name, stratify=classify)
 
@@ -167,3 +177,17 @@ def load_data(
         splits["train"] = splits["train"].select(keep)
     return LoadedData(datasets.DatasetDict({s: splits[s] for s in SPLITS}), label_names, name,
                       task)
+
+
+def _check_pair_column(text_pair: str, text_column: str, label_column: str, columns: list[str],
+                       name: str) -> None:
+    """The second text column of a pair task exists and is neither the text nor the label."""
+    if text_pair in (text_column, label_column):
+        role = "text_column" if text_pair == text_column else "label_column"
+        raise DataError(f"text_pair and {role} are both '{text_pair}'; pass the column "
+                        "holding the second text of each pair as text_pair=")
+    if text_pair not in columns:
+        hint = did_you_mean(text_pair, [c for c in columns if c not in (text_column,
+                                                                         label_column)])
+        raise DataError(f"{name} has no text_pair column '{text_pair}'{hint} (columns: "
+                        f"{', '.join(columns)}); pass the second text column as text_pair=")

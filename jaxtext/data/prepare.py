@@ -84,7 +84,8 @@ def prepare_data(config: Config, tokenizer: TextTokenizer | None = None,
     say = progress or (lambda text: None)
     say(f"loading {describe_data(config.data)}")
     loaded = load_data(config.data, task=config.task, text_column=config.text_column,
-                       label_column=config.label_column, seed=config.seed, limit=config.limit)
+                       label_column=config.label_column, seed=config.seed, limit=config.limit,
+                       text_pair=config.text_pair)
     if tokenizer is None:
         say(f"the {config.tokenizer} tokenizer: training it on "
             f"{len(loaded.splits['train']):,} texts, or reading it from the cache")

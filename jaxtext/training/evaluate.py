@@ -15,6 +15,7 @@ import numpy as np
 from jaxtext import events as ev
 from jaxtext.data.batching import classify_batches, lm_batches, pack_lm
 from jaxtext.data.encoding import multi_hot
+from jaxtext.data.pairs import SHOWN_SEPARATOR
 from jaxtext.data.prepare import PreparedData
 from jaxtext.data.targets import _labels_of, _number
 from jaxtext.data.texts import all_rows, encode_texts
@@ -134,6 +135,11 @@ def per_text_result(outputs, encoded, config, label_names, task_params, split, e
                                  texts=texts)
 
 
+def shown_text(text: str | tuple[str, str]) -> str:
+    """A text, or a pair of texts, as one line to show."""
+    return text if isinstance(text, str) else SHOWN_SEPARATOR.join(text)
+
+
 def new_targets(labels: list, config, label_names: list[str], task_params: dict) -> np.ndarray:
     """Labels of new data as the run's batches carry them: standardized numbers (regression)
     or multi-hot rows (multilabel); a value of the wrong kind is one DataError."""
@@ -194,7 +200,7 @@ def evaluate_data(model: ModelState, tokenizer, config, label_names: list[str], 
     (texts, labels), ...). Labels are matched to the run's classes by name.
     """
     texts, labels = all_rows(data, task=config.task, text_column=config.text_column,
-                             label_column=config.label_column)
+                             label_column=config.label_column, text_pair=config.text_pair)
     if config.task in ("regression", "multilabel"):
         targets = new_targets(labels, config, label_names, task_params or {})
         encoded = encode_texts(tokenizer, texts, config.max_len, targets)
@@ -219,4 +225,4 @@ def evaluate_data(model: ModelState, tokenizer, config, label_names: list[str], 
     probs = predict_probs(model, encoded, num_classes=len(label_names),
                           batch_size=config.batch_size, max_len=config.max_len, dp=dp)
     return classification_result(probs, ids, label_names, "data", 0, step,
-                                 texts=lambda rows: [texts[int(r)] for r in rows])
+                                 texts=lambda rows: [shown_text(texts[int(r)]) for r in rows])
