@@ -148,6 +148,7 @@ class Run:
     @property
     def confusion_matrix(self) -> pd.DataFrame:
         """Test-split confusion matrix: rows = true label, columns = predicted label."""
+        self._need_classifier("confusion_matrix")
         if self.task != "classify":
             raise ConfigError(f"confusion_matrix is for task: classify; this run's task is "
                               f"{self.task}: see run.test_metrics and run.evaluate()")
@@ -199,8 +200,10 @@ class Run:
     def generate(self, prompt: str = "", **kwargs):
         """Sample text from a language model (see ``jaxtext.generate.generate``)."""
         if self.task != "lm":
-            raise ConfigError(f"generate() needs a language model: this run's task is "
-                              f"{self.task}; train one with task: lm")
+            what = {"classify": "a classifier", "regression": "a regression model",
+                    "multilabel": "a multi-label classifier"}.get(self.task, self.task)
+            raise ConfigError(f"generate() needs a language model: this run is {what} "
+                              f"(task: {self.task}); train one with task: lm")
         options = set(inspect.signature(generate).parameters) - {
             "model", "tokenizer", "prompt", "max_len", "name"}
         for key in kwargs:
@@ -221,7 +224,8 @@ class Run:
         return self._data
 
     def _need_classifier(self, what: str) -> None:
-        if self.task != "classify":
+        """A language model cannot predict per text (the other tasks can)."""
+        if self.task == "lm":
             raise ConfigError(f"{what}() is for classifiers; this run is a language model "
                               "(task: lm): use run.generate() or run.evaluate()")
 

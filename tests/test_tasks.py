@@ -117,6 +117,24 @@ def test_regression_evaluates_new_data_and_saves_bit_exact(regression_run, tmp_p
     assert loaded.evaluate({"review": texts, "score": scores}) == fresh
 
 
+
+@pytest.mark.slow
+def test_the_shell_predicts_numbers_and_label_lists(regression_run, multilabel_run, tmp_path,
+                                                    capsys):
+    from jaxtext import cli
+
+    for name, (run, _) in (("reg", regression_run), ("tags", multilabel_run)):
+        folder = run.save(tmp_path / name)
+        capsys.readouterr()
+        assert cli.main(["predict", str(folder), "w1 sport w2 w3 w4 w5 music w6"]) == 0
+        answer = capsys.readouterr().out.split("\t")[0]
+        expected = run.predict(["w1 sport w2 w3 w4 w5 music w6"]).iloc[0, 1]
+        if name == "reg":
+            assert float(answer) == pytest.approx(expected, rel=1e-5)
+        else:
+            assert answer == ",".join(expected)
+
+
 @pytest.mark.slow
 def test_regression_dashboard_shows_predicted_vs_true(regression_run):
     run, dash = regression_run
@@ -128,6 +146,7 @@ def test_regression_dashboard_shows_predicted_vs_true(regression_run):
     assert len(points) == 60 and points[0]["error"] == pytest.approx(
         points[0]["predicted"] - points[0]["true"])
     assert [p.name for p in layout("regression")["classes"]] == ["scatter"]
+    assert "data:image/png" in dash.summary_html and "completed" in dash.summary_html
 
 
 def _values(spec) -> list[dict]:
