@@ -149,6 +149,54 @@ def test_regression_dashboard_shows_predicted_vs_true(regression_run):
     assert "data:image/png" in dash.summary_html and "completed" in dash.summary_html
 
 
+def _task_events(task: str):
+    """A one-epoch event stream of a regression or multilabel run, as the trainer emits it."""
+    from jaxtext import events as ev
+
+    yield ev.TrainBegin(run_name=f"synthetic-{task}", task=task, model="mlp", data="synthetic",
+                        config={}, num_params=1000, devices=["cpu:0"],
+                        dataset_sizes={"train": 80, "validation": 10, "test": 10},
+                        label_names=[] if task == "regression" else ["a", "b"], epochs=1,
+                        steps_per_epoch=4, total_steps=4, batch_size=20)
+    yield ev.StepLog(step=4, epoch=1, total_steps=4, examples_seen=80, examples_per_s=800.0,
+                     elapsed_s=0.1, eta_s=0.0, lr=1e-3, loss=0.5, accuracy=None)
+    if task == "regression":
+        metrics = {"r2": 0.8, "mae": 1.5, "rmse": 2.0, "loss": 0.2}
+        result = ev.EvalResult(split="test", epoch=1, step=4, metrics=metrics,
+                               pairs=[[10.0, 11.5], [20.0, 18.0], [30.0, 31.0]])
+    else:
+        metrics = {"micro_f1": 0.9, "macro_f1": 0.85, "loss": 0.3, "threshold": 0.4}
+        result = ev.EvalResult(split="test", epoch=1, step=4, metrics=metrics,
+                               label_names=["a", "b"], per_class=[
+                                   {"label": "a", "precision": 0.9, "recall": 0.8, "f1": 0.85,
+                                    "support": 6},
+                                   {"label": "<b>", "precision": 1.0, "recall": 0.7, "f1": 0.82,
+                                    "support": 4}])
+    yield ev.EpochEnd(epoch=1, step=4, elapsed_s=0.2, train={"loss": 0.5}, validation=metrics,
+                      is_best=True)
+    yield result
+    yield ev.TrainEnd(step=4, elapsed_s=0.3, status="completed", message="", test=metrics)
+
+
+def test_dashboard_values_for_regression_and_multilabel_runs():
+    regression = Dashboard(display=False)
+    for event in _task_events("regression"):
+        regression(event)
+    w = regression.w
+    assert "confusion" not in w and "per_class" not in w and "examples" not in w
+    assert w["scatter"].value.startswith("<svg") and "predicted vs true (test" in w["scatter"].value
+    assert "r2 0.8 mae 1.5 rmse 2" in w["message"].value  # the test metrics, in the header
+    assert regression.errors == []
+
+    tags = Dashboard(display=False)
+    for event in _task_events("multilabel"):
+        tags(event)
+    w = tags.w
+    assert "scatter" not in w and "confusion" not in w
+    assert "macro avg" in w["per_class"].value and "&lt;b&gt;" in w["per_class"].value
+    assert w["validation"].value.startswith("<svg") and tags.errors == []
+
+
 def _values(spec) -> list[dict]:
     """Every inline data row of a Vega-Lite spec."""
     rows = []
