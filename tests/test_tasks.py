@@ -510,3 +510,52 @@ def test_a_missing_pair_column_is_named():
     with pytest.raises(ConfigError) as err:
         jaxtext.Config.from_dict(task="lm", text_pair="hypothesis")
     assert "drop text_pair" in _one_line(err)
+
+
+@pytest.mark.slow
+def test_a_regression_cell_in_a_real_shell(capsys):
+    """%%train with task: regression binds the run; its summary line gives the test r2."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    if "jaxtext" not in ip.extension_manager.loaded:
+        ip.run_line_magic("load_ext", "jaxtext")
+    magics = ip.magics_manager.registry["JaxtextMagics"]
+    texts, present = synthetic(400, seed=7)
+    ip.user_ns["scores_df"] = pd.DataFrame({"text": texts,
+                                            "score": [score_of(k) for k in present]})
+    ip.run_line_magic("config", "JaxtextMagics.callbacks = []")
+    try:
+        ip.run_cell("%%train scores --data $scores_df\ntask: regression\nlabel_column: score\n"
+                    "model: mlp\nepochs: 4\nmax_len: 24\nvocab_size: 100\nlr: 0.03")
+        run = ip.user_ns["scores"]
+        assert run.task == "regression" and run.status == "completed"
+        assert capsys.readouterr().out.strip().endswith(
+            f"scores: completed, test r2 {run.test_metrics['r2']:.4f}")
+        frame = ip.run_line_magic("predict", "scores w1 sport w2 w3")
+        plain = run.predict(["w1 w2 w3 w4"]).prediction[0]
+        assert list(frame.columns) == ["text", "prediction"] and frame.prediction[0] > plain
+    finally:
+        for name in ("scores", "scores_df"):
+            ip.user_ns.pop(name, None)
+        magics.set_trait("callbacks", magics.trait_defaults("callbacks"))
+
+
+@pytest.mark.slow
+def test_checkpoints_keep_the_task_params(tmp_path):
+    """A run folder and its checkpoints carry the target stats and the tuned threshold."""
+    texts, present = synthetic(300, seed=6)
+    run = jaxtext.train(dict(FAST, task="multilabel", data={"text": texts, "label": present},
+                             threshold="tune", epochs=2, out=str(tmp_path / "tags"),
+                             checkpoint_every=4), callbacks=[])
+    saved = jaxtext.load(tmp_path / "tags")
+    assert saved.task_params == run.task_params and "threshold" in run.task_params
+    best = jaxtext.load(tmp_path / "tags" / "checkpoints" / "best")
+    assert 0.05 <= best.task_params["threshold"] <= 0.95
+    scores = [score_of(k) for k in present]
+    run = jaxtext.train(dict(FAST, task="regression", data={"text": texts, "label": scores},
+                             epochs=1, out=str(tmp_path / "reg"), checkpoint_every=4),
+                        callbacks=[])
+    step = jaxtext.load(sorted((tmp_path / "reg" / "checkpoints").glob("step-*"))[0])
+    assert step.task_params == run.task_params and set(run.task_params) == {"target_mean",
+                                                                            "target_std"}
