@@ -1,7 +1,8 @@
 """Save and load a run as plain files: JSON, tokenizer.json and msgpack arrays (no pickle).
 
     run_dir/
-      meta.json        format, version, name, label names, sizes, schedule length, steps done
+      meta.json        format, version, name, label names, sizes, schedule length, steps done,
+                       task parameters (regression's target mean/std, a tuned threshold)
       config.json      the config (as accepted by Config.from_dict)
       history.json     the run's events (folded again into a History on load)
       tokenizer.json   the Hugging Face tokenizer
@@ -111,7 +112,8 @@ def run_files(trained: TrainedState, extra: dict[str, Any] | None = None) -> dic
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "name": history.begin.run_name if history.begin else trained.config.name,
             "label_names": list(trained.label_names), "dims": vars(trained.dims),
-            "total_steps": trained.total_steps, "step": trained.step}),
+            "total_steps": trained.total_steps, "step": trained.step,
+            "task_params": dict(trained.task_params)}),
         "config.json": _json_bytes(trained.config.to_dict()),
         "history.json": _json_bytes([ev.event_to_dict(e) for e in history.events]),
         "tokenizer.json": trained.tokenizer.to_json().encode("utf-8"),
@@ -245,6 +247,7 @@ def read_run(path: Path) -> TrainedState:
     try:
         dims = Dims(**meta["dims"])
         total_steps, labels = int(meta["total_steps"]), tuple(meta["label_names"])
+        task_params = {str(k): float(v) for k, v in meta.get("task_params", {}).items()}
     except (KeyError, TypeError, ValueError) as err:
         raise _damaged(path, "meta.json", err) from None
     model = init_model_state(config, dims)
@@ -270,7 +273,7 @@ def read_run(path: Path) -> TrainedState:
     return TrainedState(config=config, tokenizer=tokenizer, label_names=labels, dims=dims,
                         model=model._replace(params=params, rest=state["rest"]),
                         opt_state=state["opt_state"], total_steps=total_steps,
-                        history=history, step=step)
+                        history=history, step=step, task_params=task_params)
 
 
 def read_resume_point(path: Path) -> dict[str, Any]:

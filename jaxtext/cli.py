@@ -138,6 +138,7 @@ def run_report(run) -> dict[str, Any]:
     test = dict(run.test_metrics)
     if run.task == "classify" and run.test_report is not None:
         test["confusion_matrix"] = run.test_report.confusion_matrix
+    if run.test_report is not None and run.test_report.per_class:
         test["per_class"] = run.test_report.per_class
     return {"task": run.task, "model": run.config.model, "data": run.config.to_dict()["data"],
             "params": run.num_params, "status": run.status, "steps": run.steps,
@@ -153,6 +154,7 @@ def print_summary(run, file=sys.stdout) -> None:
     if run.task == "classify" and run.test_report is not None:
         print("\nconfusion matrix (rows: true, columns: predicted)", file=file)
         print(run.confusion_matrix.to_string(), file=file)
+    if run.test_report is not None and run.test_report.per_class:
         import pandas as pd
 
         per_class = pd.DataFrame(run.test_report.per_class).set_index("label")
@@ -242,9 +244,14 @@ def cmd_predict(args) -> int:
     import jaxtext
 
     frame = jaxtext.load(args.run_dir).predict(args.texts)
-    for _, row in frame.iterrows():
+    for _, row in frame.iterrows():  # the prediction, then the probabilities, then the text
+        answer = row[frame.columns[1]]
+        if isinstance(answer, list):  # multilabel: the labels at the run's threshold
+            answer = ",".join(answer) or "-"
+        elif isinstance(answer, float):  # regression: the number
+            answer = f"{answer:.6g}"
         probs = "  ".join(f"{name}={row[name]:.3f}" for name in frame.columns[2:])
-        print(f"{row['label']}\t{probs}\t{row['text']}")
+        print("\t".join(part for part in (answer, probs, row["text"]) if part))
     return 0
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from jaxtext.errors import ConfigError, did_you_mean, shown
 from jaxtext.protocols import check_model_for
+from jaxtext.tasks import REGRESSION_LOSSES, TASK_METRICS, TASKS
 
-TASKS = ("classify", "lm")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "linear", "constant")
 PRECISIONS = ("auto", "f32", "bf16")
@@ -33,9 +33,12 @@ class Config:
 
     model: str = "mlp"  # registered model name (see `jaxtext list`)
     data: Any = "imdb"  # dataset name, "hf:NAME[:CONFIG]", "csv:PATH", ... or an in-memory dataset
-    task: str = "classify"  # "classify" or "lm" (next-token language model)
+    task: str = "classify"  # "classify", "lm" (next-token), "regression" or "multilabel"
     text_column: str = "text"  # column holding the text
-    label_column: str = "label"  # column holding the label (classify)
+    label_column: str = "label"  # column holding the label (a class, number or list of labels)
+    text_pair: str = ""  # second text column of a pair task, read as "text <eos> text_pair"
+    loss: str = ""  # regression: "mse" (default), "mae" or "huber"
+    threshold: float | str = 0.5  # multilabel: probability a label needs, or "tune" (validation)
     tokenizer: str = "word"  # "word", "char" or "bpe"
     vocab_size: int = 30000  # largest vocabulary the tokenizer may learn
     max_len: int = 256  # classify: tokens kept per text; lm: sequence length (context)
@@ -70,7 +73,7 @@ class Config:
 
     @property
     def monitor_metric(self) -> str:
-        return self.monitor or ("accuracy" if self.task == "classify" else "loss")
+        return self.monitor or TASK_METRICS[self.task][0]
 
     @property
     def checkpoint_interval(self) -> tuple[int, float]:
@@ -174,12 +177,26 @@ class Config:
         for key in ("weight_decay", "grad_clip", "early_stopping", "limit", "sample_tokens",
                     "log_every", "eval_limit", "sample_every"):
             need(getattr(self, key) >= 0, f"{key} must not be negative, got {getattr(self, key)}")
-        classify_metrics = ("accuracy", "macro_f1", "loss")
-        lm_metrics = ("loss", "perplexity", "bits_per_char")
-        allowed = classify_metrics if self.task == "classify" else lm_metrics
+        allowed = TASK_METRICS[self.task]
         need(not self.monitor or self.monitor in allowed,
              f"monitor for task '{self.task}' must be one of {', '.join(allowed)}, "
              f"not {shown(self.monitor)}" + did_you_mean(self.monitor, allowed))
+        if self.task == "regression":
+            need(self.loss in ("", *REGRESSION_LOSSES),
+                 f"loss for task 'regression' must be one of {', '.join(REGRESSION_LOSSES)}, "
+                 f"not {shown(self.loss)}" + did_you_mean(self.loss, REGRESSION_LOSSES))
+        else:
+            need(not self.loss, f"the loss key chooses a regression loss; task '{self.task}' "
+                 "has one loss: drop the key or set task: regression")
+        need(not (self.text_pair and self.task == "lm"), "text_pair names the second text of "
+             "each example of a per-text task (classify, regression, multilabel); an lm reads "
+             "one text column: drop text_pair")
+        if isinstance(self.threshold, str):
+            need(self.threshold == "tune", f"threshold must be a probability such as 0.5 or "
+                 f"'tune' (the best micro-F1 on validation), not {shown(self.threshold)}")
+        else:
+            need(0 < self.threshold < 1, f"threshold must be between 0 and 1 (exclusive), "
+                 f"got {self.threshold}; or 'tune'")
 
 
 _UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}

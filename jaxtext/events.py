@@ -13,7 +13,7 @@ from typing import Any
 @dataclass(frozen=True)
 class TrainBegin:
     run_name: str
-    task: str  # "classify" or "lm"
+    task: str  # "classify", "lm", "regression" or "multilabel"
     model: str
     data: str
     config: dict[str, Any]
@@ -44,7 +44,7 @@ class StepLog:
     eta_s: float
     lr: float
     loss: float
-    accuracy: float | None  # None for language models
+    accuracy: float | None  # classify only (None for the other tasks)
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,16 @@ class EvalResult:
     split: str  # "validation" or "test"
     epoch: int
     step: int
-    metrics: dict[str, float]  # loss, accuracy, macro_f1 | loss, perplexity, bits_per_char
+    # classify: loss, accuracy, macro_f1 | lm: loss, perplexity, bits_per_char |
+    # regression: r2, mae, rmse, loss | multilabel: micro_f1, macro_f1, loss (+ threshold)
+    metrics: dict[str, float]
     label_names: list[str] = field(default_factory=list)
     confusion_matrix: list[list[int]] | None = None  # [true][predicted]
     per_class: list[dict[str, Any]] | None = None  # {label, precision, recall, f1, support}
     examples: list[dict[str, Any]] = field(default_factory=list)  # misclassified: text, label, predicted, probs
     sampled: int = 0  # scored on a fixed sample of this many examples (eval_limit); 0 = all
+    # regression: [true, predicted] of at most ``MAX_PAIRS`` spread-out rows (a scatter plot)
+    pairs: list[list[float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

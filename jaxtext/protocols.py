@@ -37,15 +37,18 @@ class Dims:
     """Sizes the data decides (not the user): passed to every model's constructor."""
 
     vocab_size: int  # token ids are in [0, vocab_size); 0 is padding
-    num_outputs: int  # number of classes (classify) or vocab_size (lm)
+    num_outputs: int  # classes (classify), labels (multilabel), 1 (regression), vocab (lm)
     max_len: int  # longest sequence the model will see
-    task: str = "classify"  # "classify" or "lm"
+    task: str = "classify"  # "lm" or a per-text task: "classify", "regression", "multilabel"
     pad_id: int = 0
 
 
 @runtime_checkable
 class Classifier(Protocol):
-    """``task: classify``: one vector of class logits per text."""
+    """Every per-text task (classify, regression, multilabel): one output vector per text.
+
+    Models need not know which: only ``dims.num_outputs`` and the loss differ.
+    """
 
     def __call__(self, tokens: Any, mask: Any) -> Any:
         """tokens: int32[B, T] (0 = padding), mask: bool[B, T] -> float32[B, dims.num_outputs]."""

@@ -22,7 +22,7 @@ from jaxtext import checkpoint
 from jaxtext import events as ev
 from jaxtext.config import Config
 from jaxtext.data.prepare import prepare_data
-from jaxtext.data.texts import encode_texts
+from jaxtext.data.texts import encode_texts, pair_of
 from jaxtext.errors import (
     ConfigError,
     DataError,
@@ -44,6 +44,7 @@ from jaxtext.training.evaluate import (
 )
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState, TrainedState
+from jaxtext.training.task_results import decision_threshold, unstandardize
 
 
 class Run:
@@ -121,6 +122,19 @@ class Run:
         return self.record.evals.get("test")
 
     @property
+    def task_params(self) -> dict[str, float]:
+        """What the task keeps beyond the weights: regression's ``target_mean`` and
+        ``target_std``, multilabel's tuned ``threshold`` (empty for classify and lm)."""
+        return dict(self.trained.task_params)
+
+    @property
+    def threshold(self) -> float | None:
+        """multilabel: the probability a label needs (the config's, or the tuned one)."""
+        if self.task != "multilabel":
+            return None
+        return decision_threshold(self.config.threshold, self.trained.task_params)
+
+    @property
     def model(self):
         """The Flax NNX module with the trained weights (in eval mode)."""
         return self.model_state.module()
@@ -142,6 +156,9 @@ class Run:
     def confusion_matrix(self) -> pd.DataFrame:
         """Test-split confusion matrix: rows = true label, columns = predicted label."""
         self._need_classifier("confusion_matrix")
+        if self.task != "classify":
+            raise ConfigError(f"confusion_matrix is for task: classify; this run's task is "
+                              f"{self.task}: see run.test_metrics and run.evaluate()")
         if self.test_report is None:
             raise JaxtextError("no test evaluation yet: call run.evaluate('test') first")
         return pd.DataFrame(self.test_report.confusion_matrix, index=self.label_names,
@@ -149,34 +166,41 @@ class Run:
 
     # -- using the model ---------------------------------------------------------------
     def predict(self, texts: str | list[str]) -> pd.DataFrame:
-        """Labels and class probabilities: columns text, label, and one per class."""
-        self._need_classifier("predict")
-        texts = _texts_argument(texts)
-        if not texts:
-            return pd.DataFrame({"text": [], "label": [],
-                                 **{name: np.zeros(0, np.float32) for name in self.label_names}})
-        encoded = encode_texts(self.tokenizer, texts, self.config.max_len,
-                               np.zeros(len(texts), np.int32))
-        probs = predict_probs(self.model_state, encoded, num_classes=len(self.label_names),
-                              batch_size=self.config.batch_size, max_len=self.config.max_len,
-                              dp=self.dp)
-        frame = pd.DataFrame({"text": texts,
-                              "label": [self.label_names[i] for i in probs.argmax(1)]})
-        for j, name in enumerate(self.label_names):
-            frame[name] = probs[:, j]
+        """One row per text. classify: columns text, label, and one probability per class;
+        regression: text, prediction (in the data's units); multilabel: text, labels (the
+        list of labels at the run's threshold), and one probability per label. A pair task
+        (``text_pair``) takes ``(text, text_pair)`` tuples and adds a text_pair column."""
+        if self.task == "lm":
+            self._need_classifier("predict")
+        pairs = bool(self.config.text_pair)
+        texts = _pairs_argument(texts) if pairs else _texts_argument(texts)
+        outputs = np.zeros((0, self.dims.num_outputs), np.float32)
+        if texts:
+            encoded = encode_texts(self.tokenizer, texts, self.config.max_len,
+                                   np.zeros(len(texts), np.int32))
+            outputs = predict_probs(self.model_state, encoded, num_classes=self.dims.num_outputs,
+                                    batch_size=self.config.batch_size,
+                                    max_len=self.config.max_len, dp=self.dp, task=self.task)
+        frame = prediction_frame(texts, outputs, self.task, self.label_names, self.task_params,
+                                 self.config.threshold)
+        if pairs:  # a pair task: the two texts side by side
+            frame["text"] = [a for a, _ in texts]
+            frame.insert(1, "text_pair", [b for _, b in texts])
         return frame
 
     def evaluate(self, data: Any = "test") -> dict[str, Any]:
         """Metrics on a split of the training data ('train'/'validation'/'test') or new data."""
         if isinstance(data, str) and data in ("train", "validation", "test"):
             result = evaluate_split(self.model_state, self._prepared(), data, dp=self.dp,
-                                    step=self.steps)
+                                    step=self.steps, task_params=self.task_params)
         else:
             result = evaluate_data(self.model_state, self.tokenizer, self.config,
-                                   self.label_names, data, dp=self.dp, step=self.steps)
+                                   self.label_names, data, dp=self.dp, step=self.steps,
+                                   task_params=self.task_params)
         out = dict(result.metrics)
         if result.confusion_matrix is not None:
             out["confusion_matrix"] = np.asarray(result.confusion_matrix)
+        if result.per_class:
             out["per_class"] = pd.DataFrame(result.per_class).set_index("label")
         return out
 
@@ -209,8 +233,10 @@ class Run:
     def generate(self, prompt: str = "", **kwargs):
         """Sample text from a language model (see ``jaxtext.generate.generate``)."""
         if self.task != "lm":
-            raise ConfigError("generate() needs a language model: this run is a classifier "
-                              "(task: classify); train one with task: lm")
+            what = {"classify": "a classifier", "regression": "a regression model",
+                    "multilabel": "a multi-label classifier"}.get(self.task, self.task)
+            raise ConfigError(f"generate() needs a language model: this run is {what} "
+                              f"(task: {self.task}); train one with task: lm")
         options = set(inspect.signature(generate).parameters) - {
             "model", "tokenizer", "prompt", "max_len", "name"}
         for key in kwargs:
@@ -232,7 +258,8 @@ class Run:
         return self._data
 
     def _need_classifier(self, what: str) -> None:
-        if self.task != "classify":
+        """A language model cannot predict per text (the other tasks can)."""
+        if self.task == "lm":
             raise ConfigError(f"{what}() is for classifiers; this run is a language model "
                               "(task: lm): use run.generate() or run.evaluate()")
 
@@ -279,6 +306,38 @@ class Run:
         if self.task == "classify" and self.test_report is not None:
             table = self.confusion_matrix.to_html()
         return f"<div><b>jaxtext run</b><table>{rows}</table>{table}</div>"
+
+
+def prediction_frame(texts: list[str], outputs: np.ndarray, task: str, label_names: list[str],
+                     task_params: dict[str, float], threshold: float | str) -> pd.DataFrame:
+    """``predict``'s table from the eval step's outputs float[N, K] (see ``Run.predict``)."""
+    if task == "regression":
+        return pd.DataFrame({"text": texts,
+                             "prediction": unstandardize(outputs[:, 0], task_params)})
+    if task == "multilabel":
+        cut = decision_threshold(threshold, task_params)
+        labels = [[n for n, p in zip(label_names, row, strict=True) if p >= cut]
+                  for row in outputs]
+        frame = pd.DataFrame({"text": texts, "labels": pd.Series(labels, dtype=object)})
+    else:
+        frame = pd.DataFrame({"text": texts,
+                              "label": [label_names[i] for i in outputs.argmax(1)]})
+    for j, name in enumerate(label_names):
+        frame[name] = outputs[:, j]
+    return frame
+
+
+def _pairs_argument(texts: Any) -> list[tuple[str, str]]:
+    """A pair task's ``predict`` argument as a list of (text, text_pair) tuples."""
+    if isinstance(texts, tuple) and len(texts) == 2 and all(isinstance(t, str) for t in texts):
+        return [texts]
+    if isinstance(texts, (str, bytes, dict)) or not hasattr(texts, "__iter__"):
+        raise ConfigError("this run reads pairs of texts: predict takes a (text, text_pair) "
+                          f"tuple or a list of them, not {type(texts).__name__}")
+    try:
+        return [pair_of(item) for item in texts]
+    except DataError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _texts_argument(texts: Any) -> list[str]:

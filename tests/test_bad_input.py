@@ -95,7 +95,7 @@ CONFIG = [
     ({"schedule": "cosin"}, ConfigError, r"schedule must be one of .*did you mean 'cosine'"),
     ({"task": "classfy"}, ConfigError, r"task must be one of .*did you mean 'classify'"),
     ({"task": None}, ConfigError, r"'task' must be str, got None"),
-    ({"task": "x" * 5000}, ConfigError, r"task must be one of classify, lm, not 'xxx"),
+    ({"task": "x" * 5000}, ConfigError, r"task must be one of classify, lm, regression, multilabel, not 'xxx"),
     ({"lowercase": "maybe"}, ConfigError, r"'lowercase' must be bool, got 'maybe'"),
     ({"text_column": 5}, ConfigError, r"'text_column' must be str, got 5"),
     ({"limit": -1}, ConfigError, r"limit must not be negative"),

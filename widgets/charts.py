@@ -41,7 +41,7 @@ MAX_POINTS = 500
 #: Panel size, in pixels, of the small charts in the dashboard.
 WIDTH, HEIGHT = 300, 150
 #: Metrics where lower is better (drawn with the same colors as the others; used for titles).
-_LOSS_LIKE = ("loss", "perplexity", "bits_per_char")
+_LOSS_LIKE = ("loss", "perplexity", "bits_per_char", "mae", "rmse")
 
 
 def ema(values: Sequence[float], smoothing: float = 0.6) -> list[float]:
@@ -268,6 +268,40 @@ def confusion_chart(matrix: Sequence[Sequence[int]], labels: Sequence[str],
         )
         chart = heat + text
     return chart.properties(width=cell * len(labels), height=cell * len(labels), title=title)
+
+
+def scatter_rows(pairs: Sequence[Sequence[float]]) -> list[dict]:
+    """One row per point: ``{"true", "predicted", "error"}`` (``EvalResult.pairs``).
+
+    >>> scatter_rows([[2.0, 2.5]])
+    [{'true': 2.0, 'predicted': 2.5, 'error': 0.5}]
+    """
+    return [{"true": float(t), "predicted": float(p), "error": float(p) - float(t)}
+            for t, p in pairs if _finite(t) and _finite(p)]
+
+
+def scatter_chart(pairs: Sequence[Sequence[float]],
+                  title: str = "predicted vs true") -> alt.Chart:
+    """Regression predictions against the true values, with the diagonal a perfect model
+    would sit on; both axes share one domain so the diagonal is at 45 degrees."""
+    data = scatter_rows(pairs)
+    if not data:
+        return _empty(title, "no predictions yet")
+    values = [d["true"] for d in data] + [d["predicted"] for d in data]
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.05 or 1.0
+    domain = [low - pad, high + pad]
+    scale = alt.Scale(domain=domain, nice=False, zero=False)
+    points = alt.Chart(_frame(data)).mark_circle(size=18, opacity=0.5, color="#1f77b4").encode(
+        x=alt.X("true:Q", title="true", scale=scale),
+        y=alt.Y("predicted:Q", title="predicted", scale=scale),
+        tooltip=[alt.Tooltip("true:Q", format=".4~g"), alt.Tooltip("predicted:Q", format=".4~g"),
+                 alt.Tooltip("error:Q", format="+.3~g")],
+    )
+    diagonal = alt.Chart(_frame([{"true": v, "predicted": v} for v in domain])).mark_line(
+        color="#888", strokeDash=[4, 3]).encode(x="true:Q", y="predicted:Q")
+    side = min(WIDTH, 220)
+    return (diagonal + points).properties(width=side, height=side, title=title)
 
 
 def _spec(chart: alt.TopLevelMixin | Mapping[str, Any]) -> dict[str, Any]:

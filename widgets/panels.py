@@ -29,7 +29,7 @@ class Panel:
     draw: Callable[[History, str], Any]  # -> alt chart | HTML str | None
     kind: str = "chart"  # "chart" or "html"
     row: str = "curves"
-    tasks: tuple[str, ...] = ("classify", "lm")
+    tasks: tuple[str, ...] = ("classify", "lm", "regression", "multilabel")
 
     def stale_key(self, history: History) -> tuple[int, ...]:
         """Changes exactly when an event that feeds this panel arrived."""
@@ -69,6 +69,16 @@ def _confusion(h: History, title: str):
                                         f", epoch {rep.epoch})")
 
 
+def _scatter(h: History, title: str):
+    from . import charts
+
+    rep = h.report
+    if rep is None or not rep.pairs:
+        return None
+    return charts.scatter_chart(rep.pairs, title=f"{title} ({report.split_label(rep.split, rep.sampled)}"
+                                                 f", epoch {rep.epoch})")
+
+
 def _per_class(h: History, title: str):
     rep = h.report
     if rep is None or not rep.per_class:
@@ -96,8 +106,10 @@ PANELS: tuple[Panel, ...] = (
     Panel("validation", "validation metrics", ("EpochEnd",), _validation),
     Panel("confusion", "confusion matrix", ("EvalResult",), _confusion, row="classes",
           tasks=("classify",)),
+    Panel("scatter", "predicted vs true", ("EvalResult",), _scatter, row="classes",
+          tasks=("regression",)),
     Panel("per_class", "per class", ("EvalResult",), _per_class, kind="html", row="classes",
-          tasks=("classify",)),
+          tasks=("classify", "multilabel")),
     Panel("examples", "most confident mistakes", ("EvalResult",), _mistakes, kind="html",
           row="examples", tasks=("classify",)),
     Panel("samples", "samples", ("Samples",), _samples, kind="html", row="samples",

@@ -22,7 +22,7 @@ class Batch(NamedTuple):
 
     tokens: np.ndarray  # int32[B, T], PAD_ID (0) after each row's length
     mask: np.ndarray  # bool[B, T], True on real tokens
-    labels: np.ndarray  # int32[B]
+    labels: np.ndarray  # int32[B] classes | float32[B] targets | float32[B, K] multi-hot
     weights: np.ndarray  # float32[B], 1 for real rows, 0 for padding rows
     index: np.ndarray  # int64[B], row in the split (EncodedSplit.texts(index)), -1 = padding
 
@@ -77,7 +77,7 @@ def classify_batches(
     """
     if encoded.labels is None:
         raise ValueError(
-            "classify_batches needs labels; encode a split loaded with task='classify'"
+            "classify_batches needs labels; encode a split loaded with a labeled task"
         )
     size = _round_up(batch_size, pad_to_multiple)
     lengths = np.minimum(encoded.lengths, max_len)
@@ -116,10 +116,17 @@ def _classify_batch(encoded, rows, lengths, size, widths) -> Batch:
     return Batch(
         tokens=tokens,
         mask=np.arange(width) < row_lens[:, None],
-        labels=np.concatenate([encoded.labels[rows], np.zeros(pad, np.int32)]).astype(np.int32),
+        labels=_pad_rows(encoded.labels[rows], pad),
         weights=np.concatenate([np.ones(len(rows), np.float32), np.zeros(pad, np.float32)]),
         index=np.concatenate([rows, np.full(pad, -1)]).astype(np.int64),
     )
+
+
+def _pad_rows(labels: np.ndarray, pad: int) -> np.ndarray:
+    """``labels`` with ``pad`` zero rows after it; class ids stay int32, targets float32."""
+    dtype = np.int32 if np.issubdtype(labels.dtype, np.integer) else np.float32
+    filler = np.zeros((pad, *labels.shape[1:]), dtype)
+    return np.concatenate([labels.astype(dtype, copy=False), filler])
 
 
 def padding_fraction(batches: Sequence[Batch | LMBatch]) -> float:

@@ -111,6 +111,8 @@ def _encode_labels(splits: dict, column: str, name: str) -> tuple[dict, list[str
             raise DataError(
                 f"{name}: label column '{column}' holds {holds} in split '{split}'; "
                 "classification needs one class label (a str or int) per row"
+                + ("; for several labels per text use task: multilabel" if holds == "lists"
+                   else "")
             )
     if isinstance(feature, datasets.ClassLabel):
         names = list(feature.names)
@@ -127,7 +129,7 @@ def _encode_labels(splits: dict, column: str, name: str) -> tuple[dict, list[str
         if any(isinstance(v, float) and not v.is_integer() for v in values):
             raise DataError(
                 f"{name}: label column '{column}' holds fractional numbers; "
-                "classification needs class labels (regression is not supported)"
+                "classification needs class labels: to predict numbers use task: regression"
             )
         try:
             ordered = sorted(values)

@@ -32,15 +32,20 @@ def _set_labels(ds, column, ids, feature):
         return ds.cast_column(column, feature)
 
 
-def _rename(ds: datasets.Dataset, text_column: str, label_column: str | None):
-    """Keep only the text (and label) column, renamed to ``text`` (and ``label``)."""
-    keep = [text_column] + ([label_column] if label_column else [])
+def _rename(ds: datasets.Dataset, text_column: str, label_column: str | None,
+            text_pair: str | None = None):
+    """Keep only the text (label, second text) columns, renamed ``text`` (``label``,
+    ``text_pair``)."""
+    keep = [text_column] + ([label_column] if label_column else []) + (
+        [text_pair] if text_pair else [])
     ds = ds.select_columns(keep)
     temp = {c: f"__jaxtext_{i}" for i, c in enumerate(keep)}  # the two names may be swapped
     ds = ds.rename_columns(temp)
     final = {temp[text_column]: "text"}
     if label_column:
         final[temp[label_column]] = "label"
+    if text_pair:
+        final[temp[text_pair]] = "text_pair"
     return ds.rename_columns(final)
 
 

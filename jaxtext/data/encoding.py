@@ -16,6 +16,7 @@ import numpy as np
 from tokenizers import __version__ as tokenizers_version
 
 from jaxtext.data.disk_cache import _atomic_write, _cache_path
+from jaxtext.data.pairs import SHOWN_SEPARATOR, join_pairs
 from jaxtext.data.tokenizer import TextTokenizer, truncate
 from jaxtext.registry import tokenizers as tokenizer_registry
 
@@ -29,7 +30,8 @@ class EncodedSplit:
 
     ids: int32[total_tokens], every row's tokens concatenated (no padding, no bos/eos).
     offsets: int64[rows + 1].
-    labels: int32[rows] class ids (classification) or None (lm).
+    labels: int32[rows] class ids (classify), float32[rows] targets (regression),
+        float32[rows, K] multi-hot labels (multilabel) or None (lm).
     num_chars: characters of text the tokens cover plus one per row for its ``<eos>``:
         for an LM, bits per character = sum of target nats / ln 2 / num_chars (every
         token of a split packed by ``pack_lm`` is a target exactly once).
@@ -70,7 +72,13 @@ class EncodedSplit:
     def texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
         """Original texts of some rows, e.g. the ``index`` of misclassified batch rows."""
         rows = [int(r) for r in np.asarray(rows).ravel() if r >= 0]
-        return self.dataset.select(rows)["text"][:] if rows else []
+        if not rows:
+            return []
+        chosen = self.dataset.select(rows)
+        if "text_pair" in chosen.column_names:
+            return [a + SHOWN_SEPARATOR + b for a, b in zip(chosen["text"], chosen["text_pair"],
+                                                            strict=True)]
+        return chosen["text"][:]
 
 
 def encode_splits(loaded, tokenizer: TextTokenizer, max_len: int | None,
@@ -95,17 +103,46 @@ def encode_splits(loaded, tokenizer: TextTokenizer, max_len: int | None,
         full_ids, full_offsets = _cached_encoding(ds, tokenizer, report)
         if progress is not None and not encoded:
             progress(f"{split}: {len(full_offsets) - 1:,} texts, tokenized (cached)")
-        ids, offsets = (
-            (full_ids, full_offsets)
-            if max_len is None
-            else truncate(full_ids, full_offsets, max_len)
-        )
-        texts = ds.with_format("arrow")["text"]
-        chars = _covered_chars(texts, tokenizer, full_offsets, ids, offsets)
-        labels = None
-        if "label" in ds.column_names and loaded.label_names:
-            labels = ds.with_format("arrow")["label"].to_numpy().astype(np.int32)
-        out[split] = EncodedSplit(ids, offsets, labels, chars, ds)
+        if "text_pair" in ds.column_names:  # a pair task: a <eos> b, cut longest first
+            second = _cached_encoding(ds, tokenizer, report, column="text_pair")
+            ids, offsets = join_pairs((full_ids, full_offsets), second, max_len)
+            chars = len(ids)  # bits per character are an lm's, which has no pairs
+        else:
+            ids, offsets = (
+                (full_ids, full_offsets)
+                if max_len is None
+                else truncate(full_ids, full_offsets, max_len)
+            )
+            texts = ds.with_format("arrow")["text"]
+            chars = _covered_chars(texts, tokenizer, full_offsets, ids, offsets)
+        out[split] = EncodedSplit(ids, offsets, split_targets(loaded, ds), chars, ds)
+    return out
+
+
+def split_targets(loaded, ds: datasets.Dataset) -> np.ndarray | None:
+    """What a split's batches carry as labels, by task: class ids int32[N] (classify),
+    targets float32[N] (regression), multi-hot float32[N, K] (multilabel), None (lm)."""
+    task = getattr(loaded, "task", "classify")
+    if "label" not in ds.column_names or task == "lm":
+        return None
+    column = ds.with_format("arrow")["label"]
+    if task == "regression":
+        return column.to_numpy().astype(np.float32)
+    if task == "multilabel":
+        return multi_hot(column.to_pylist(), loaded.label_names)
+    return column.to_numpy().astype(np.int32) if loaded.label_names else None
+
+
+def multi_hot(rows: Sequence[Sequence[str]], names: Sequence[str]) -> np.ndarray:
+    """float32[N, K]: 1 where row i has label names[k] (labels not in ``names`` are ignored).
+
+    >>> multi_hot([["b"], [], ["a", "b"]], ["a", "b"]).tolist()
+    [[0.0, 1.0], [0.0, 0.0], [1.0, 1.0]]
+    """
+    index = {name: k for k, name in enumerate(names)}
+    out = np.zeros((len(rows), len(names)), np.float32)
+    for i, row in enumerate(rows):
+        out[i, [index[x] for x in row if x in index]] = 1.0
     return out
 
 
@@ -140,22 +177,27 @@ def train_tokenizer(loaded, kind: str, vocab_size: int, lowercase: bool = True) 
             return TextTokenizer.load(path)
         except Exception:  # unreadable or stale cache entry: retrain
             pass
-    tok = TextTokenizer.train(kind, train["text"], vocab_size, lowercase)
+    texts = train["text"]
+    if "text_pair" in train.column_names:  # pairs: both texts' words are the vocabulary
+        texts = [*texts, *train["text_pair"]]
+    tok = TextTokenizer.train(kind, texts, vocab_size, lowercase)
     if cacheable:
         _atomic_write(path, lambda tmp: tmp.write_text(tok.to_json(), encoding="utf-8"))
     return tok
 
 
-def _cached_encoding(ds: datasets.Dataset, tokenizer: TextTokenizer, progress=None):
+def _cached_encoding(ds: datasets.Dataset, tokenizer: TextTokenizer, progress=None,
+                     column: str = "text"):
     if not ds.cache_files:  # in-memory data has no stable fingerprint: encode each time
-        return tokenizer._encode_flat(ds.with_format("arrow")["text"].to_pylist(), progress)
-    path = _cache_path("encoded", f"{ds._fingerprint}|{tokenizer.to_json()}|{_RECIPE}", ".npz")
+        return tokenizer._encode_flat(ds.with_format("arrow")[column].to_pylist(), progress)
+    key = f"{ds._fingerprint}|{tokenizer.to_json()}|{_RECIPE}"
+    path = _cache_path("encoded", key if column == "text" else f"{key}|{column}", ".npz")
     try:
         with np.load(path) as f:
             return f["ids"].astype(np.int32), f["offsets"]
     except (OSError, KeyError, ValueError):
         pass
-    ids, offsets = tokenizer._encode_flat(ds.with_format("arrow")["text"].to_pylist(), progress)
+    ids, offsets = tokenizer._encode_flat(ds.with_format("arrow")[column].to_pylist(), progress)
     small = ids.astype(np.uint16) if tokenizer.vocab_size <= 1 << 16 else ids  # half the disk
     _atomic_write(path, lambda tmp: np.savez(tmp, ids=small, offsets=offsets))
     return ids, offsets

@@ -35,22 +35,27 @@ from jaxtext.data.cleaning import _check_column, _clean_texts, _encode_labels
 from jaxtext.data.columns import _labels, _rename
 from jaxtext.data.sources import _resolve
 from jaxtext.data.splits import SPLITS, _add_missing_splits, _named_splits, _split_indices
-from jaxtext.errors import DataError
+from jaxtext.data.targets import _encode_label_lists, _encode_numbers
+from jaxtext.errors import DataError, did_you_mean
+from jaxtext.tasks import LABELED, TASKS
 
 
 @dataclass(frozen=True)
 class LoadedData:
     """A dataset ready for tokenization.
 
-    splits: ``train``, ``validation`` and ``test``, each with a ``text`` column and, for
-        ``task="classify"``, an int ``label`` column (``ClassLabel(names=label_names)``).
-    label_names: class names by id (``[]`` for ``task="lm"``).
+    splits: ``train``, ``validation`` and ``test``, each with a ``text`` column and a
+        ``label`` column: class ids (``ClassLabel(names=label_names)``, ``task="classify"``),
+        float64 targets (``"regression"``) or lists of label names (``"multilabel"``).
+    label_names: class names by id (``[]`` for ``"lm"`` and ``"regression"``).
     name: a short description of the source, for logs.
+    task: the task the labels were cleaned for.
     """
 
     splits: datasets.DatasetDict
     label_names: list[str]
     name: str
+    task: str = "classify"
 
     @property
     def num_classes(self) -> int:
@@ -69,6 +74,7 @@ def load_data(
     label_column: str = "label",
     seed: int = 0,
     limit: int = 0,
+    text_pair: str = "",
 ) -> LoadedData:
     """Load ``data`` into normalized ``train`` / ``validation`` / ``test`` splits.
 
@@ -84,29 +90,35 @@ def load_data(
         datasets. Splits are always made with ``SPLIT_SEED``.
     limit: keep at most this many training examples (0 = all), chosen with ``seed``
         (stratified by label for classification). Validation and test stay whole.
+    text_pair: a second text column (pair tasks); it is cleaned like the texts and kept as
+        ``text_pair``.
 
     >>> d = load_data({"text": ["good", "bad"] * 10, "label": ["pos", "neg"] * 10})
     >>> d.label_names, len(d.splits["train"]), len(d.splits["test"])
     (['neg', 'pos'], 16, 2)
     """
-    if task not in ("classify", "lm"):
-        raise DataError(f"task must be 'classify' or 'lm', not '{task}'")
+    if task not in TASKS:
+        raise DataError(f"task must be one of {', '.join(TASKS)}, not '{task}'")
     raw, name = _resolve(data, seed)
     splits = _named_splits(raw, name)
+    labeled = task in LABELED
     classify = task == "classify"
     quiet_blank = isinstance(data, str) and data.startswith("text:")
 
     columns = splits["train"].column_names
     _check_column("text", text_column, columns, splits["train"], name,
-                  other=label_column if classify else None)
-    if classify:
+                  other=label_column if labeled else None)
+    if labeled:
         if label_column == text_column:
             raise DataError(
                 f"text_column and label_column are both '{text_column}'; "
                 "pass the column holding the labels as label_column="
             )
         _check_column("label", label_column, columns, splits["train"], name, other=text_column)
-    wanted = [text_column, label_column] if classify else [text_column]
+    if text_pair:
+        _check_pair_column(text_pair, text_column, label_column, columns, name)
+    wanted = [text_column, label_column] if labeled else [text_column]
+    wanted += [text_pair] if text_pair else []
 
     for split in list(splits):
         ds = splits[split]
@@ -120,15 +132,23 @@ def load_data(
             del splits[split]
             continue
         splits[split] = _clean_texts(ds, text_column, name, split, quiet_blank,
-                                     label_column=label_column if classify else None)
+                                     label_column=label_column if labeled else None)
+        if text_pair:
+            splits[split] = _clean_texts(splits[split], text_pair, name, split, quiet_blank,
+                                         label_column=label_column)
 
     label_names: list[str] = []
     if classify:
         splits, label_names = _encode_labels(splits, label_column, name)
+    elif task == "regression":
+        splits = _encode_numbers(splits, label_column, name)
+    elif task == "multilabel":
+        splits, label_names = _encode_label_lists(splits, label_column, name)
     splits = {
-        s: _rename(ds, text_column, label_column if classify else None) for s, ds in splits.items()
+        s: _rename(ds, text_column, label_column if labeled else None, text_pair or None)
+        for s, ds in splits.items()
     }
-    splits = _add_missing_splits(splits, name)
+    splits = _add_missing_splits(splits, name, stratify=classify)
 
     for split in SPLITS:
         if len(splits[split]) == 0:
@@ -155,4 +175,19 @@ def load_data(
         labels = _labels(splits["train"]) if classify else None
         (keep,), _ = _split_indices(labels, len(splits["train"]), (limit,), seed)
         splits["train"] = splits["train"].select(keep)
-    return LoadedData(datasets.DatasetDict({s: splits[s] for s in SPLITS}), label_names, name)
+    return LoadedData(datasets.DatasetDict({s: splits[s] for s in SPLITS}), label_names, name,
+                      task)
+
+
+def _check_pair_column(text_pair: str, text_column: str, label_column: str, columns: list[str],
+                       name: str) -> None:
+    """The second text column of a pair task exists and is neither the text nor the label."""
+    if text_pair in (text_column, label_column):
+        role = "text_column" if text_pair == text_column else "label_column"
+        raise DataError(f"text_pair and {role} are both '{text_pair}'; pass the column "
+                        "holding the second text of each pair as text_pair=")
+    if text_pair not in columns:
+        hint = did_you_mean(text_pair, [c for c in columns if c not in (text_column,
+                                                                         label_column)])
+        raise DataError(f"{name} has no text_pair column '{text_pair}'{hint} (columns: "
+                        f"{', '.join(columns)}); pass the second text column as text_pair=")

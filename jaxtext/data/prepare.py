@@ -6,6 +6,7 @@ so evaluation after training goes through exactly the same path as during traini
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from jaxtext.data.splits import SPLITS
 from jaxtext.data.tokenizer import TextTokenizer
 from jaxtext.errors import DataError
 from jaxtext.protocols import Dims
+from jaxtext.tasks import per_text
 from jaxtext.training.memory import check_training_memory
 
 
@@ -30,6 +32,8 @@ class PreparedData:
     tokenizer: TextTokenizer
     encoded: dict[str, Any]  # split -> EncodedSplit
     packed: dict[str, np.ndarray] = field(default_factory=dict)  # lm: split -> int32[N, T+1]
+    # numbers the task takes from the data, saved with the run (regression: target_mean/std)
+    task_params: dict[str, float] = field(default_factory=dict)
 
     @property
     def task(self) -> str:
@@ -42,12 +46,12 @@ class PreparedData:
     @property
     def dims(self) -> Dims:
         vocab = self.tokenizer.vocab_size
-        outputs = len(self.label_names) if self.task == "classify" else vocab
+        outputs = {"lm": vocab, "regression": 1}.get(self.task, len(self.label_names))
         return Dims(vocab_size=vocab, num_outputs=outputs, max_len=self.config.max_len,
                     task=self.task, pad_id=self.tokenizer.pad_id)
 
     def size(self, split: str) -> int:
-        if self.task == "classify":
+        if per_text(self.task):
             return len(self.encoded[split].labels)
         return int(self.packed[split].shape[0])
 
@@ -56,7 +60,7 @@ class PreparedData:
         """The split's batches; ``per_step`` batches of ``batch_size`` make one (accumulation)."""
         cfg = self.config
         size = cfg.batch_size * per_step
-        if self.task == "classify":
+        if per_text(self.task):
             return classify_batches(self.encoded[split], size, shuffle=shuffle,
                                     seed=cfg.seed, epoch=epoch, max_len=cfg.max_len,
                                     pad_to_multiple=pad_to_multiple)
@@ -83,15 +87,20 @@ def prepare_data(config: Config, tokenizer: TextTokenizer | None = None,
     say = progress or (lambda text: None)
     say(f"loading {describe_data(config.data)}")
     loaded = load_data(config.data, task=config.task, text_column=config.text_column,
-                       label_column=config.label_column, seed=config.seed, limit=config.limit)
+                       label_column=config.label_column, seed=config.seed, limit=config.limit,
+                       text_pair=config.text_pair)
     if tokenizer is None:
         say(f"the {config.tokenizer} tokenizer: training it on "
             f"{len(loaded.splits['train']):,} texts, or reading it from the cache")
         tokenizer = train_tokenizer(loaded, config.tokenizer, config.vocab_size, config.lowercase)
-    max_len = config.max_len if config.task == "classify" else None
+    max_len = config.max_len if per_text(config.task) else None
     say(f"tokenizing {sum(len(s) for s in loaded.splits.values()):,} texts")
     encoded = encode_splits(loaded, tokenizer, max_len, progress=say)
-    prepared = PreparedData(config, loaded, tokenizer, encoded)
+    task_params = {}
+    if config.task == "regression":
+        task_params = target_stats(encoded["train"].labels, loaded.name)
+        encoded = {s: standardized(e, task_params) for s, e in encoded.items()}
+    prepared = PreparedData(config, loaded, tokenizer, encoded, task_params=task_params)
     # before packing and compiling: a step too big for the memory is one line, with its size
     check_training_memory(config, vocab_size=tokenizer.vocab_size,
                           num_outputs=prepared.dims.num_outputs,
@@ -104,6 +113,22 @@ def prepare_data(config: Config, tokenizer: TextTokenizer | None = None,
                     f"the {split} split has no text to model; give the dataset more rows "
                     f"or a '{split}' split")
     return prepared
+
+
+def target_stats(targets: np.ndarray, name: str) -> dict[str, float]:
+    """Mean and std of the train targets: the model learns ``(y - mean) / std``, so one lr
+    suits targets in any unit. A constant target leaves nothing to learn: an error."""
+    mean, std = float(np.mean(targets, dtype=np.float64)), float(np.std(targets, dtype=np.float64))
+    if not std > 1e-12 * max(1.0, abs(mean)):
+        raise DataError(f"{name}: every target in train is {mean:g}; regression needs targets "
+                        "that vary: pass the right label_column=")
+    return {"target_mean": mean, "target_std": std}
+
+
+def standardized(encoded, stats: dict[str, float]):
+    """An EncodedSplit whose regression targets are standardized with ``stats``."""
+    labels = (encoded.labels - stats["target_mean"]) / stats["target_std"]
+    return dataclasses.replace(encoded, labels=labels.astype(np.float32))
 
 
 def _widest_batch(config: Config, encoded: dict[str, Any]) -> int:

@@ -47,8 +47,9 @@ def _named_splits(raw: datasets.Dataset | datasets.DatasetDict, name: str) -> di
     return splits
 
 
-def _add_missing_splits(splits: dict, name: str) -> dict:
-    """Carve a missing ``test`` / ``validation`` out of train (stratified, ``SPLIT_SEED``)."""
+def _add_missing_splits(splits: dict, name: str, stratify: bool = True) -> dict:
+    """Carve a missing ``test`` / ``validation`` out of train (``SPLIT_SEED``; stratified by
+    class when ``stratify`` and train has an int ``label`` column)."""
     missing = [s for s in ("test", "validation") if s not in splits]
     if not missing:
         return splits
@@ -60,7 +61,7 @@ def _add_missing_splits(splits: dict, name: str) -> dict:
             f"{name}: only {n} training rows, too few to carve out "
             f"{' and '.join(missing)}; add rows or pass those splits"
         )
-    labels = _labels(train) if "label" in train.column_names else None
+    labels = _labels(train) if stratify and "label" in train.column_names else None
     parts, rest = _split_indices(labels, n, held, SPLIT_SEED)
     out = dict(splits)
     for split, idx in zip(missing, parts, strict=True):

@@ -173,7 +173,7 @@ class LSTM(nnx.Module):
         """Core settings this model wants unless the user sets them (see jaxtext.config)."""
         # IMDB, hidden 64: test accuracy 0.874 after two epochs in 9 min on 2 busy cores;
         # a third epoch would not fit in 10 minutes.
-        if task == "classify":
+        if task != "lm":  # every per-text task
             return {"epochs": 2}
         return {"hidden": 256}  # the state is all an lm remembers of its context
 

@@ -229,7 +229,7 @@ class Transformer(nnx.Module):
         """Core settings this model wants unless the user sets them (see jaxtext.config)."""
         # IMDB validation accuracy is 0.879 after one epoch and 0.880 after two: a third
         # epoch would only add time.
-        return {"epochs": 2} if task == "classify" else {}
+        return {"epochs": 2} if task != "lm" else {}
 
     def __init__(self, config: Config, dims: Dims, *, rngs: nnx.Rngs):
         self.config = config

@@ -14,9 +14,12 @@ import numpy as np
 
 from jaxtext import events as ev
 from jaxtext.data.batching import classify_batches, lm_batches, pack_lm
+from jaxtext.data.encoding import multi_hot
+from jaxtext.data.pairs import SHOWN_SEPARATOR
 from jaxtext.data.prepare import PreparedData
+from jaxtext.data.targets import _labels_of, _number
 from jaxtext.data.texts import all_rows, encode_texts
-from jaxtext.errors import DataError
+from jaxtext.errors import DataError, shown
 from jaxtext.training.metrics import (
     classification_metrics,
     example_losses,
@@ -26,6 +29,7 @@ from jaxtext.training.metrics import (
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState
 from jaxtext.training.steps import eval_step_fn
+from jaxtext.training.task_results import multilabel_result, regression_result
 
 MISCLASSIFIED_SHOWN = 5
 IN_FLIGHT = 2  # batches dispatched ahead of the last finished one (a stop waits for few)
@@ -56,9 +60,12 @@ def _run_batches(step, model: ModelState, batches, dp: DataParallel, hooks: Eval
 
 
 def predict_probs(model: ModelState, encoded_split, *, num_classes: int, batch_size: int,
-                  max_len: int, dp: DataParallel, hooks: EvalHooks | None = None) -> np.ndarray:
-    """float32[N, C] class probabilities for every example of an encoded split, in order."""
-    step = eval_step_fn(model, "classify")
+                  max_len: int, dp: DataParallel, hooks: EvalHooks | None = None,
+                  task: str = "classify") -> np.ndarray:
+    """float32[N, C] outputs for every example of an encoded split, in order: class
+    probabilities (classify), label probabilities (multilabel) or standardized predictions
+    (regression, C = 1)."""
+    step = eval_step_fn(model, task)
     batches = classify_batches(encoded_split, batch_size, shuffle=False, seed=0, epoch=0,
                                max_len=max_len, pad_to_multiple=dp.num_devices)
     outputs = _run_batches(step, model, batches, dp, hooks or EvalHooks())
@@ -88,11 +95,13 @@ def lm_sums(model: ModelState, packed: np.ndarray, *, batch_size: int,
 
 def evaluate_split(model: ModelState, data: PreparedData, split: str, *, dp: DataParallel,
                    epoch: int = 0, step: int = 0, hooks: EvalHooks | None = None,
-                   limit: int = 0) -> ev.EvalResult:
+                   limit: int = 0, task_params: dict | None = None,
+                   tune: bool = False) -> ev.EvalResult:
     """Metrics of ``model`` on one prepared split ('train', 'validation' or 'test').
 
-    ``limit``: score a fixed sample of at most that many examples (classify) or windows (lm)
-    instead of the whole split; the result says so (``EvalResult.sampled``).
+    ``limit``: score a fixed sample of at most that many examples (per-text tasks) or windows
+    (lm) instead of the whole split; the result says so (``EvalResult.sampled``).
+    ``task_params``: the run's (a tuned multilabel threshold); ``tune``: tune it on this split.
     """
     cfg = data.config
     if cfg.task == "lm":
@@ -108,11 +117,52 @@ def evaluate_split(model: ModelState, data: PreparedData, split: str, *, dp: Dat
     rows, _ = sample_rows(len(encoded), limit)
     if rows is not None:
         encoded = encoded.subset(rows)
-    probs = predict_probs(model, encoded, num_classes=len(data.label_names),
-                          batch_size=cfg.batch_size, max_len=cfg.max_len, dp=dp, hooks=hooks)
-    result = classification_result(probs, encoded.labels, data.label_names, split, epoch, step,
-                                   texts=encoded.texts)
+    probs = predict_probs(model, encoded, num_classes=data.dims.num_outputs,
+                          batch_size=cfg.batch_size, max_len=cfg.max_len, dp=dp, hooks=hooks,
+                          task=cfg.task)
+    result = per_text_result(probs, encoded, cfg, data.label_names,
+                             {**data.task_params, **(task_params or {})}, split, epoch, step,
+                             tune=tune)
     return result if rows is None else dataclasses.replace(result, sampled=len(rows))
+
+
+def per_text_result(outputs, encoded, config, label_names, task_params, split, epoch, step,
+                    tune=False) -> ev.EvalResult:
+    """The EvalResult of a per-text task from its eval outputs float[N, K]."""
+    if config.task == "regression":
+        return regression_result(outputs, encoded.labels, task_params, config.loss, split,
+                                 epoch, step)
+    if config.task == "multilabel":
+        return multilabel_result(outputs, encoded.labels, label_names, config.threshold,
+                                 task_params, split, epoch, step, tune=tune)
+    texts = encoded.texts if encoded.dataset is not None else None
+    return classification_result(outputs, encoded.labels, label_names, split, epoch, step,
+                                 texts=texts)
+
+
+def shown_text(text: str | tuple[str, str]) -> str:
+    """A text, or a pair of texts, as one line to show."""
+    return text if isinstance(text, str) else SHOWN_SEPARATOR.join(text)
+
+
+def new_targets(labels: list, config, label_names: list[str], task_params: dict) -> np.ndarray:
+    """Labels of new data as the run's batches carry them: standardized numbers (regression)
+    or multi-hot rows (multilabel); a value of the wrong kind is one DataError."""
+    column = config.label_column
+    if config.task == "regression":
+        numbers = np.array([_number(v, column, "data", i, "data") for i, v in enumerate(labels)])
+        if np.isnan(numbers).any():
+            row = int(np.flatnonzero(np.isnan(numbers))[0])
+            raise DataError(f"row {row} has no target in column '{column}'; give every row one")
+        return ((numbers - task_params["target_mean"]) / task_params["target_std"]).astype(
+            np.float32)
+    rows = []
+    for i, value in enumerate(labels):
+        if isinstance(value, str) or not hasattr(value, "__iter__"):
+            raise DataError(f"row {i} of column '{column}' holds {shown(value)}; multilabel "
+                            "needs a list of labels per row")
+        rows.append(_labels_of(list(value), column, "data", i, "data"))
+    return multi_hot(rows, label_names)
 
 
 def sample_rows(n: int, limit: int) -> tuple[np.ndarray | None, int]:
@@ -167,7 +217,7 @@ def classify_probs(model: ModelState, tokenizer, config, label_names: list[str],
     """Probabilities of every row of outside ``data`` (labels matched to the run's classes by
     name): ``(float32[N, C], int32[N] labels, texts)``."""
     texts, labels = all_rows(data, task=config.task, text_column=config.text_column,
-                             label_column=config.label_column)
+                             label_column=config.label_column, text_pair=config.text_pair)
     index = {name: i for i, name in enumerate(label_names)}
     unknown = sorted({str(x) for x in labels} - set(index))
     if unknown:
@@ -181,15 +231,25 @@ def classify_probs(model: ModelState, tokenizer, config, label_names: list[str],
 
 
 def evaluate_data(model: ModelState, tokenizer, config, label_names: list[str], data: Any, *,
-                  dp: DataParallel, step: int = 0) -> ev.EvalResult:
+                  dp: DataParallel, step: int = 0,
+                  task_params: dict | None = None) -> ev.EvalResult:
     """Evaluate on data outside the run's splits: every row of ``data`` is used.
 
     ``data``: anything ``jaxtext.data.load_data`` reads (a name, "csv:PATH", a DataFrame,
     (texts, labels), ...). Labels are matched to the run's classes by name.
     """
+    if config.task in ("regression", "multilabel", "lm"):
+        texts, labels = all_rows(data, task=config.task, text_column=config.text_column,
+                                 label_column=config.label_column, text_pair=config.text_pair)
+    if config.task in ("regression", "multilabel"):
+        targets = new_targets(labels, config, label_names, task_params or {})
+        encoded = encode_texts(tokenizer, texts, config.max_len, targets)
+        outputs = predict_probs(model, encoded, num_classes=targets.shape[1] if targets.ndim > 1
+                                else 1, batch_size=config.batch_size, max_len=config.max_len,
+                                dp=dp, task=config.task)
+        return per_text_result(outputs, encoded, config, label_names, task_params or {}, "data",
+                               0, step)
     if config.task == "lm":
-        texts, _ = all_rows(data, task=config.task, text_column=config.text_column,
-                            label_column=config.label_column)
         encoded = encode_texts(tokenizer, texts, None)
         sums = lm_sums(model, pack_lm(encoded, config.max_len), batch_size=config.batch_size,
                        dp=dp)
@@ -197,4 +257,4 @@ def evaluate_data(model: ModelState, tokenizer, config, label_names: list[str], 
             sums["loss"], sums["count"], encoded.num_chars))
     probs, ids, texts = classify_probs(model, tokenizer, config, label_names, data, dp=dp)
     return classification_result(probs, ids, label_names, "data", 0, step,
-                                 texts=lambda rows: [texts[int(r)] for r in rows])
+                                 texts=lambda rows: [shown_text(texts[int(r)]) for r in rows])

@@ -7,7 +7,7 @@ the arrays. It holds no data and no tokenizer; pass those alongside.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import jax
@@ -77,3 +77,6 @@ class TrainedState:
     history: History
     step: int = 0  # steps trained so far
     data: Any = None  # jaxtext.data.prepare.PreparedData | None
+    # numbers the task needs beyond the weights: regression's target_mean / target_std,
+    # multilabel's tuned threshold (saved in meta.json)
+    task_params: dict[str, float] = field(default_factory=dict)

@@ -46,31 +46,75 @@ def lm_loss(logits: jax.Array, batch) -> tuple[jax.Array, dict]:
     return loss, {"loss": jnp.sum(nll * w), "correct": correct, "count": count}
 
 
+def regression_error(predicted: jax.Array, target: jax.Array, kind: str) -> jax.Array:
+    """Per-row error of standardized targets: ``mse`` (squared), ``mae`` (absolute) or
+    ``huber`` (squared within one std, linear beyond). Works on numpy arrays too."""
+    diff = predicted - target
+    if kind == "mae":
+        return abs(diff)
+    if kind == "huber":
+        return optax.huber_loss(predicted, target, delta=1.0)
+    return diff * diff
+
+
+def regression_loss_fn(kind: str):
+    """The loss of ``task: regression`` for ``loss: mse|mae|huber``. logits: float[B, 1]."""
+
+    def regression_loss(logits: jax.Array, batch) -> tuple[jax.Array, dict]:
+        error = regression_error(logits[:, 0].astype(jnp.float32), batch.labels, kind or "mse")
+        w = batch.weights
+        count = jnp.sum(w)
+        total = jnp.sum(error * w)
+        return total / jnp.maximum(count, 1.0), {"loss": total, "correct": jnp.zeros(()),
+                                                  "count": count}
+
+    return regression_loss
+
+
+def multilabel_loss(logits: jax.Array, batch) -> tuple[jax.Array, dict]:
+    """Sigmoid cross-entropy averaged over labels, weighted mean over rows. logits: float[B, K];
+    ``correct`` counts rows whose every label is right at 0.5 (exact match)."""
+    logits = logits.astype(jnp.float32)
+    nll = optax.sigmoid_binary_cross_entropy(logits, batch.labels).mean(-1)
+    w = batch.weights
+    count = jnp.sum(w)
+    exact = jnp.all((logits > 0) == (batch.labels > 0.5), axis=-1)
+    loss = jnp.sum(nll * w) / jnp.maximum(count, 1.0)
+    return loss, {"loss": jnp.sum(nll * w), "correct": jnp.sum(exact * w), "count": count}
+
+
+def loss_fn_for(task: str, loss: str = ""):
+    """The training loss of a task (``loss`` picks regression's)."""
+    if task == "regression":
+        return regression_loss_fn(loss)
+    return {"classify": classify_loss, "lm": lm_loss, "multilabel": multilabel_loss}[task]
+
+
 def zero_sums() -> dict:
     return {"loss": jnp.zeros(()), "correct": jnp.zeros(()), "count": jnp.zeros(())}
 
 
 def model_inputs(batch) -> tuple[jax.Array, jax.Array]:
-    """(tokens, mask) for either batch kind."""
+    """(tokens, mask) for either batch kind (per-text ``Batch`` or ``LMBatch``)."""
     if hasattr(batch, "labels"):
         return batch.tokens, batch.mask
     return batch.inputs, batch.inputs != 0
 
 
 def train_step_fn(model: ModelState, tx: optax.GradientTransformation, task: str, key: Any,
-                  *, accumulate: int = 1, dtype: Any = jnp.float32):
-    """The jitted train step for this model structure, optimizer and task (cached).
+                  loss: str = "", *, accumulate: int = 1, dtype: Any = jnp.float32):
+    """The jitted train step for this model structure, optimizer, task and loss (cached).
 
     ``accumulate``: the batch is split into that many micro-batches whose gradients are summed
     in a ``lax.scan`` before one update (the same update as one big batch, in less memory).
     ``dtype``: the compute dtype of the forward/backward pass (see ``precision.py``).
     """
     dtype = jnp.dtype(dtype)
-    cache_key = ("train", model.train_graph, key, task, accumulate, dtype.name)
+    cache_key = ("train", model.train_graph, key, task, loss, accumulate, dtype.name)
     if cache_key in _CACHE:
         return _CACHE[cache_key]
     graph = model.train_graph
-    loss_fn = classify_loss if task == "classify" else lm_loss
+    loss_fn = loss_fn_for(task, loss)
 
     def forward(params, rest, batch, summed: bool):
         """-> (loss to differentiate, (metric sums, the non-parameter state after the call)).
@@ -121,17 +165,27 @@ def split_micro_batches(batch, parts: int):
     return jax.tree.map(split, batch)
 
 
+_OUTPUTS = {  # per-text tasks: what the eval step returns from the model's float[B, K]
+    "classify": lambda logits: jax.nn.softmax(logits, axis=-1),  # class probabilities
+    "multilabel": jax.nn.sigmoid,  # one probability per label
+    "regression": lambda logits: logits,  # standardized predictions, float[B, 1]
+}
+
+
 def eval_step_fn(model: ModelState, task: str):
-    """classify: probabilities float[B, C]; lm: (nll_sum, token_count) as a dict of sums."""
+    """Per-text tasks: outputs float[B, K] (see ``_OUTPUTS``); lm: (nll_sum, token_count)
+    as a dict of sums."""
     cache_key = ("eval", model.eval_graph, task)
     if cache_key in _CACHE:
         return _CACHE[cache_key]
     graph = model.eval_graph
 
-    if task == "classify":
+    if task in _OUTPUTS:
+        output = _OUTPUTS[task]
+
         def eval_step(params, rest, batch):
             model = nnx.merge(graph, params, rest)
-            return jax.nn.softmax(model(batch.tokens, batch.mask).astype(jnp.float32), axis=-1)
+            return output(model(batch.tokens, batch.mask).astype(jnp.float32))
     else:
         def eval_step(params, rest, batch):
             model = nnx.merge(graph, params, rest)

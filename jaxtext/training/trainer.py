@@ -35,6 +35,7 @@ from jaxtext.config import Config, describe_data
 from jaxtext.data.prepare import PreparedData
 from jaxtext.generate import epoch_samples
 from jaxtext.model_summary import summarize
+from jaxtext.tasks import higher_is_better, per_text
 from jaxtext.training import compile_cache
 from jaxtext.training.checkpointing import Checkpointer, Position
 from jaxtext.training.distributed import is_main_process
@@ -75,6 +76,11 @@ class Trainer:
         self.position = position or Position()
         self.resuming = position is not None
         self.best_state = best_state  # early stopping: (params, rest) of the best epoch
+        # what the task takes from the data (regression's target stats) and from validation
+        # (a tuned multilabel threshold, which a resumed run keeps until it tunes again)
+        self.task_params = dict(prepared.task_params)
+        if position is not None and "threshold" in start.task_params:
+            self.task_params["threshold"] = start.task_params["threshold"]
         self.dp = DataParallel(jax.devices())  # every process's devices in a launch
         self.out = out
         self.compiled: set = set()  # (kind, shapes) this session has run once
@@ -107,7 +113,7 @@ class Trainer:
         saved = self.position.sums  # a checkpoint between two logs carries its partial sums
         self.sums = dp.replicate({k: jnp.float32(v) for k, v in saved.items()} if saved
                                  else zero_sums())
-        self.train_step = train_step_fn(self.initial, tx, cfg.task, self.spec,
+        self.train_step = train_step_fn(self.initial, tx, cfg.task, self.spec, cfg.loss,
                                         accumulate=cfg.accumulate,
                                         dtype=compute_dtype(cfg.precision, dp.platform))
         self.prompt = cfg.prompt or data.default_prompt()
@@ -128,7 +134,8 @@ class Trainer:
                             label_names=tuple(data.label_names), dims=data.dims,
                             model=self.model_now(), opt_state=self.opt_state,
                             total_steps=self.spec.total_steps, history=self.history,
-                            step=self.position.step, data=data)
+                            step=self.position.step, data=data,
+                            task_params=dict(self.task_params))
 
     def _begin(self) -> None:
         cfg, data = self.config, self.data
@@ -237,7 +244,7 @@ class Trainer:
             pending.append(loss)
             pos.step += 1
             pos.batch += 1
-            pos.examples += int(batch.weights.sum()) if cfg.task == "classify" \
+            pos.examples += int(batch.weights.sum()) if per_text(cfg.task) \
                 else int(batch.weights.shape[0])
             if self.timing["first_step_s"] is None:
                 self.timing["first_step_s"] = self.session.elapsed()
@@ -326,7 +333,8 @@ class Trainer:
         return evaluate_split(self.model_now(), self.data, split, dp=self.dp,
                               epoch=epoch, step=self.position.step,
                               hooks=_TrainerEvalHooks(self, split),
-                              limit=self.config.eval_limit)
+                              limit=self.config.eval_limit, task_params=self.task_params,
+                              tune=split == "validation")
 
     def _end_epoch(self, epoch: int) -> bool:
         """Validation, best weights, epoch-end samples; True when early stopping ends it."""
@@ -334,9 +342,11 @@ class Trainer:
         result = self._evaluate("validation")
         self.emit(result)
         value = result.metrics[cfg.monitor_metric]
-        higher_is_better = cfg.monitor_metric in ("accuracy", "macro_f1")
         improved = pos.best_value is None or (
-            value > pos.best_value if higher_is_better else value < pos.best_value)
+            value > pos.best_value if higher_is_better(cfg.monitor_metric)
+            else value < pos.best_value)
+        if "threshold" in result.metrics and (improved or not cfg.early_stopping):
+            self.task_params["threshold"] = result.metrics["threshold"]  # of the kept weights
         if improved:
             pos.best_value, pos.bad_epochs = value, 0
             if cfg.early_stopping:
