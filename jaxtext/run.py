@@ -215,6 +215,26 @@ class Run:
             raise RunFolderError(f"cannot save the run to {path}: "
                                  f"{err.strerror or type(err).__name__}") from None
 
+    def export(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write a classifier as a ``jax.export`` function + weights + tokenizer + manifest that
+        ``jaxtext.exported.load_exported`` (jax, numpy, tokenizers only) predicts with,
+        bit-equal to ``predict``; an existing export is replaced only with ``overwrite``."""
+        from jaxtext.export import export_files, write_export
+
+        if not isinstance(path, (str, os.PathLike)):
+            raise ConfigError(f"export takes a folder path, not {type(path).__name__}")
+        self._need_classifier("export")
+        devices = self.dp.num_devices  # predict's batches: batch_size rounded up to the devices
+        rows = -(-self.config.batch_size // devices) * devices
+        files = export_files(self.trained, batch_rows=rows)
+        try:
+            return write_export(Path(path), files, overwrite=overwrite)
+        except RunFolderError:
+            raise
+        except OSError as err:
+            raise RunFolderError(f"cannot export the run to {path}: "
+                                 f"{err.strerror or type(err).__name__}") from None
+
     # -- display -----------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "task": self.task, "model": self.config.model,
