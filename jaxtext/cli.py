@@ -1,4 +1,4 @@
-"""``python -m jaxtext``: train, predict, generate and list from the shell.
+"""``python -m jaxtext``: train, predict, generate, export, serve and list from the shell.
 
 Thin over the Python API: every flag maps to a config key of ``jaxtext.train``.
 Mistakes print one line (``error: ...``) and exit with status 2.
@@ -73,6 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--num-samples", type=int, default=1)
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--json", help="write samples and tokens_per_s to this JSON file")
+
+    export = sub.add_parser("export", help="write a saved classifier as a jax.export folder")
+    export.add_argument("run_dir")
+    export.add_argument("out_dir")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing export")
+
+    serve = sub.add_parser("serve", help="answer POST /predict over HTTP (an export or a run)")
+    serve.add_argument("dir", help="an export folder, or a saved run (exported in memory)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="0: any free port")
+    serve.add_argument("--max-batch", type=int, default=64, help="texts per batched call")
+    serve.add_argument("--wait-ms", type=float, default=5.0,
+                       help="how long a request waits for others to batch with")
+    serve.add_argument("--verbose", action="store_true", help="log every request")
 
     sub.add_parser("list", help="list registered models, datasets, tokenizers and callbacks")
 
@@ -240,6 +254,38 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    import jaxtext
+
+    path = jaxtext.load(args.run_dir).export(args.out_dir, overwrite=args.overwrite)
+    print(f"exported to {path}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from jaxtext.serve import load_servable, make_server
+
+    if args.max_batch < 1 or args.wait_ms < 0:
+        raise ConfigError("--max-batch must be at least 1 and --wait-ms not negative")
+    model = load_servable(args.dir)
+    model.warmup()
+    try:
+        server = make_server(model, host=args.host, port=args.port, max_batch=args.max_batch,
+                             wait_ms=args.wait_ms, verbose=args.verbose)
+    except OSError as err:
+        raise ConfigError(f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); "
+                          "pick another --port") from None
+    host, port = server.server_address[:2]
+    print(f"serving {model.manifest.get('model')} on http://{host}:{port} "
+          "(POST /predict, GET /health; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        server.batcher.close()
+    return 0
+
+
 def cmd_list(args) -> int:
     from jaxtext.registry import REGISTRIES
 
@@ -255,8 +301,8 @@ def cmd_help(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "predict": cmd_predict, "generate": cmd_generate, "list": cmd_list,
-            "help": cmd_help}
+COMMANDS = {"train": cmd_train, "predict": cmd_predict, "generate": cmd_generate,
+            "export": cmd_export, "serve": cmd_serve, "list": cmd_list, "help": cmd_help}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -219,21 +219,25 @@ class Run:
         """Write a classifier as a ``jax.export`` function + weights + tokenizer + manifest that
         ``jaxtext.exported.load_exported`` (jax, numpy, tokenizers only) predicts with,
         bit-equal to ``predict``; an existing export is replaced only with ``overwrite``."""
-        from jaxtext.export import export_files, write_export
+        from jaxtext.export import write_export
 
         if not isinstance(path, (str, os.PathLike)):
             raise ConfigError(f"export takes a folder path, not {type(path).__name__}")
-        self._need_classifier("export")
-        devices = self.dp.num_devices  # predict's batches: batch_size rounded up to the devices
-        rows = -(-self.config.batch_size // devices) * devices
-        files = export_files(self.trained, batch_rows=rows)
         try:
-            return write_export(Path(path), files, overwrite=overwrite)
+            return write_export(Path(path), self._export_files(), overwrite=overwrite)
         except RunFolderError:
             raise
         except OSError as err:
             raise RunFolderError(f"cannot export the run to {path}: "
                                  f"{err.strerror or type(err).__name__}") from None
+
+    def _export_files(self) -> dict[str, bytes]:
+        from jaxtext.export import export_files
+
+        self._need_classifier("export")
+        devices = self.dp.num_devices  # predict's batches: batch_size rounded up to the devices
+        rows = -(-self.config.batch_size // devices) * devices
+        return export_files(self.trained, batch_rows=rows)
 
     # -- display -----------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
