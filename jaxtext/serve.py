@@ -38,7 +38,7 @@ class Batcher:
     def __init__(self, predict, *, max_batch: int = 64, wait_ms: float = 5.0):
         self._predict, self.max_batch, self.wait_s = predict, max_batch, wait_ms / 1000
         self._queue: queue.Queue = queue.Queue()
-        self.calls = 0  # how many predict calls answered the requests so far
+        self.requests = self.calls = 0  # requests answered, and the predict calls it took
         self._thread = threading.Thread(target=self._collect, name="jaxtext-batcher",
                                         daemon=True)
         self._thread.start()
@@ -80,7 +80,7 @@ class Batcher:
     def _answer(self, group: list[_Request]) -> None:
         try:
             results = self._predict([text for r in group for text in r.texts])
-            self.calls += 1
+            self.calls, self.requests = self.calls + 1, self.requests + len(group)
             start = 0
             for request in group:
                 request.result = results[start:start + len(request.texts)]
@@ -101,7 +101,9 @@ class _Handler(BaseHTTPRequestHandler):
             model = self.server.model
             self._send(200, {"status": "ok", "task": "classify",
                              "model": model.manifest.get("model"), "labels": model.labels,
-                             "max_len": model.max_len, "max_batch": self.server.batcher.max_batch})
+                             "max_len": model.max_len, "max_batch": self.server.batcher.max_batch,
+                             "requests": self.server.batcher.requests,
+                             "calls": self.server.batcher.calls})
         elif self.path == "/predict":
             self._send(405, {"error": "use POST /predict with a JSON body {\"texts\": [...]}"})
         else:
