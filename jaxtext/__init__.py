@@ -5,6 +5,7 @@ Public API (everything else is private):
     run = jaxtext.train(model="lstm", data="imdb", epochs=2)
     run.predict(["what a film!"]); run.evaluate("test"); run.save("runs/clf")
     run = jaxtext.load("runs/clf")
+    run.export("exports/clf"); jaxtext.load_exported("exports/clf").predict(["great"])
 
 Plugins register with ``register_model`` / ``register_dataset`` / ``register_tokenizer`` /
 ``register_callback`` or through entry points of the same group names.
@@ -55,6 +56,7 @@ __all__ = [
     "keys_text",
     "list_plugins",
     "load",
+    "load_exported",
     "protocols",
     "register_callback",
     "register_dataset",
@@ -77,6 +79,13 @@ def load(path):
     from jaxtext.api import load as _load
 
     return _load(path)
+
+
+def load_exported(path):
+    """Load an export written by ``Run.export`` (see ``jaxtext.exported``): ``.predict(texts)``."""
+    from jaxtext.exported import load_exported as _load_exported
+
+    return _load_exported(path)
 
 
 def __getattr__(name):
