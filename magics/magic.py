@@ -7,6 +7,8 @@ namespace, and turn every ``JaxtextError`` into a one-line ``UsageError`` (no tr
 
 from __future__ import annotations
 
+import shlex
+
 from IPython.core.error import UsageError
 from IPython.core.magic import (
     Magics,
@@ -27,7 +29,7 @@ from . import reports
 from .parsing import PredictCommand, TrainCommand, find_run
 
 _GENERATE_OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "num_samples", "seed")
-_SUBCOMMANDS = ("list", "runs", "help")
+_SUBCOMMANDS = ("list", "runs", "help", "export")
 
 
 def _callback_list(views):
@@ -162,11 +164,25 @@ class JaxtextMagics(Magics):
 
     # -- inspecting ---------------------------------------------------------------------------
 
+    def _export(self, words: list[str]) -> None:
+        overwrite = "--overwrite" in words
+        words = [w for w in words if w != "--overwrite"]
+        if len(words) != 2:
+            raise UsageError("usage: %jaxtext export NAME PATH [--overwrite]")
+        run = find_run(words[0], self._variables(), "export")
+        print(f"exported {words[0]} to {run.export(words[1], overwrite=overwrite)}")
+
     @line_magic
     def jaxtext(self, line: str):
-        """%jaxtext list [KIND] | runs | help [MODEL]   (see `%jaxtext help`)"""
+        """%jaxtext list [KIND] | runs | help [MODEL] | export NAME PATH [--overwrite]"""
         command, *rest = line.split() or ["help"]
         try:
+            if command == "export":
+                try:
+                    words = shlex.split(line)[1:]
+                except ValueError as err:  # an unclosed quote
+                    raise UsageError(f"%jaxtext export: {err}; quote paths with spaces") from None
+                return self._export(words)
             if command == "list":
                 return reports.registry_table(rest)
             if command == "runs":

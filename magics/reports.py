@@ -1,4 +1,4 @@
-"""What ``%jaxtext list | runs | help`` and ``%%train`` show: pure functions of core objects.
+"""What ``%jaxtext list | runs | help | export`` and ``%%train`` show: pure functions of core objects.
 
 Tables are pandas DataFrames (the notebook renders them; tests compare them); text is str.
 Nothing here imports IPython.
@@ -35,6 +35,8 @@ jaxtext magics (%load_ext jaxtext)
   %jaxtext list [models|datasets|tokenizers|callbacks]
   %jaxtext runs                      runs trained by %%train in this kernel, with test metrics
   %jaxtext help [MODEL]              this help, or the keys of MODEL's own config
+  %jaxtext export NAME PATH          run.export(PATH): a classifier for jaxtext.load_exported
+                                     and `python -m jaxtext serve` (--overwrite replaces one)
 """
 
 
