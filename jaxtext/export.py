@@ -34,6 +34,9 @@ from jaxtext.errors import ConfigError, RunFolderError
 from jaxtext.exported import FORMAT
 from jaxtext.storage import replace_folder, write_file
 
+# Lowered for both, whatever this machine has: train on a GPU, serve on a CPU (or the reverse).
+PLATFORMS = ("cpu", "cuda")
+
 
 def export_files(trained, batch_rows: int | None = None) -> dict[str, bytes]:
     """The export of a classifier's ``TrainedState`` as {file name: bytes}.
@@ -54,7 +57,7 @@ def export_files(trained, batch_rows: int | None = None) -> dict[str, bytes]:
         return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
 
     batch, length = jax.export.symbolic_shape("b, t", constraints=(f"t <= {config.max_len}",))
-    exported = jax.export.export(jax.jit(probs))(
+    exported = jax.export.export(jax.jit(probs), platforms=PLATFORMS)(
         [jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x in leaves],
         jax.ShapeDtypeStruct((batch, length), jnp.int32),
         jax.ShapeDtypeStruct((batch, length), jnp.bool_))
@@ -90,6 +93,7 @@ def _manifest(trained, num_weights: int, batch_rows: int | None) -> dict:
         "outputs": {"probs": "float32[batch, classes]: softmax over labels, in their order"},
         "exact_like_predict": "a batch of batch_size rows, length = the smallest of widths "
                               "that holds the text",
+        "platforms": list(PLATFORMS),
         "jax_version": jax.__version__,
     }
 
