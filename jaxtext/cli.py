@@ -268,18 +268,20 @@ def cmd_serve(args) -> int:
     if args.max_batch < 1 or args.wait_ms < 0:
         raise ConfigError("--max-batch must be at least 1 and --wait-ms not negative")
     model = load_servable(args.dir)
-    model.warmup()
     try:
         server = make_server(model, host=args.host, port=args.port, max_batch=args.max_batch,
                              wait_ms=args.wait_ms, verbose=args.verbose)
     except OSError as err:
         raise ConfigError(f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); "
                           "pick another --port") from None
+    model.warmup()  # bound first (a taken port fails fast), then compiled, then announced
     host, port = server.server_address[:2]
     print(f"serving {model.manifest.get('model')} on http://{host}:{port} "
           "(POST /predict, GET /health; Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C is how a server is meant to stop
+        print("stopped", file=sys.stderr)
     finally:
         server.server_close()
         server.batcher.close()

@@ -176,6 +176,9 @@ def load_servable(path: str | Path):
     from jaxtext.exported import ExportedClassifier, load_exported
 
     path = Path(path)
+    if not path.exists():
+        raise RunFolderError(f"no export or saved run at '{path}'; write one with "
+                             "`python -m jaxtext export RUN_DIR OUT_DIR` or run.save(path)")
     if (path / "manifest.json").is_file() or not (path / "meta.json").is_file():
         if path.is_dir() and not (path / "manifest.json").is_file():
             raise RunFolderError(f"'{path}' is neither an export (manifest.json) nor a saved "

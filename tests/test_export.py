@@ -162,6 +162,20 @@ def server(tiny_run, tmp_path_factory):
     process.wait(timeout=30)
 
 
+def test_serve_mistakes_are_one_line(exported_dir, tmp_path):
+    import socket
+
+    missing = cli("serve", tmp_path / "nothing")
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert "no export or saved run at" in missing.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = cli("serve", exported_dir, "--port", taken.getsockname()[1])
+    assert busy.returncode == 2 and busy.stderr.count("\n") == 1
+    assert "Address already in use); pick another --port" in busy.stderr
+
+
 @pytest.mark.slow
 def test_server_answers_concurrent_requests_exactly(tiny_run, server):
     words = ["good", "bad", "film", "dull", "moving", "plot", "the", "not", "great", "awful"]
