@@ -44,11 +44,9 @@ def export_files(trained, batch_rows: int | None = None) -> dict[str, bytes]:
     ``batch_rows``: the rows of each batch the loader fills, as ``run.predict`` does
     (``batch_size`` rounded up to the devices; default ``batch_size``).
     """
-    config = trained.config
-    if config.task != "classify":
-        raise ConfigError("export supports classifiers (task: classify) for now; this run is a "
-                          "language model: use run.generate() or save it with run.save(path)")
-    model = trained.model
+    if trained.config.task == "lm":
+        return _lm_files(trained)
+    config, model = trained.config, trained.model
     leaves, treedef = jax.tree.flatten(model.params)
     graph, rest = model.eval_graph, model.rest  # rest: RNG streams, constants in the function
 
@@ -120,3 +118,67 @@ def write_export(path: Path, files: dict[str, bytes], *, overwrite: bool = False
             write_file(tmp, name, data)
 
     return replace_folder(path, write)
+
+
+def _lm_files(trained) -> dict[str, bytes]:
+    """A language model: its cache (``init.jax``) and ``CHUNK`` decode steps (``decode.jax``),
+    the very steps ``jaxtext.generate`` runs, so a loader's samples equal ``run.generate``'s."""
+    from jaxtext.generate import CHUNK, decode_steps
+    from jaxtext.protocols import require_decoder
+
+    config, model = trained.config, trained.model
+    module = model.module()
+    require_decoder(config.model, module)
+    limit = getattr(module, "max_decode_len", trained.dims.max_len)
+    if limit is None and jax.eval_shape(lambda: module.init_cache(1, 2)) != \
+            jax.eval_shape(lambda: module.init_cache(1, 3)):
+        raise ConfigError(f"model '{config.model}' has an unbounded decode whose cache grows with "
+                          "the length; export cannot fix its shape (set max_decode_len)")
+    leaves, treedef = jax.tree.flatten(model.params)
+    graph, rest = model.eval_graph, model.rest
+    rows = jax.export.symbolic_shape("b")[0]
+
+    def init(token):  # token: int32[b], only for its batch size
+        return nnx.merge(graph, jax.tree.unflatten(treedef, leaves), rest).init_cache(
+            token.shape[0], limit or 1)
+
+    def decode(weights, cache, token, position, forced, key, temperature, top_k, top_p):
+        steps = decode_steps(nnx.merge(graph, jax.tree.unflatten(treedef, weights), rest),
+                             cache, token, position, forced, jax.random.wrap_key_data(key),
+                             temperature, top_k, top_p)
+        return *steps[:3], jax.random.key_data(steps[3]), *steps[4:]
+
+    token = jax.ShapeDtypeStruct((rows,), jnp.int32)
+    cache = jax.eval_shape(jax.jit(init), token)
+    scalar = jax.ShapeDtypeStruct((), jnp.float32)
+    decoded = jax.export.export(jax.jit(decode), platforms=PLATFORMS)(
+        [jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x in leaves], cache, token,
+        jax.ShapeDtypeStruct((), jnp.int32), jax.ShapeDtypeStruct((CHUNK, rows), jnp.int32),
+        jax.ShapeDtypeStruct((2,), jnp.uint32), scalar, jax.ShapeDtypeStruct((), jnp.int32),
+        scalar)
+    tokenizer = trained.tokenizer
+    manifest = {
+        "format": FORMAT, "task": "lm", "model": config.model, "max_len": config.max_len,
+        "decode_limit": limit, "chunk": CHUNK, "num_weights": len(leaves),
+        "tokenizer": {"kind": tokenizer.kind, "pad_id": tokenizer.pad_id,
+                      "unk_id": tokenizer.unk_id, "bos_id": tokenizer.bos_id,
+                      "eos_id": tokenizer.eos_id, "add_special_tokens": False,
+                      "encode_special_tokens": True},
+        "inputs": {"init": "token int32[b] (its batch size only)",
+                   "decode": "weights, cache, token int32[b], position int32, forced "
+                             f"int32[{CHUNK}, b] (>= 0: feed this prompt token), key uint32[2] "
+                             "(jax.random.key_data), temperature float32, top_k int32, "
+                             "top_p float32"},
+        "outputs": {"init": "the zero cache",
+                    "decode": f"cache, token, position, key, tokens int32[b, {CHUNK}], "
+                              f"probs float32[b, {CHUNK}]"},
+        "platforms": list(PLATFORMS), "jax_version": jax.__version__,
+    }
+    weights = io.BytesIO()
+    np.savez(weights, **{f"w{i}": np.asarray(x) for i, x in enumerate(leaves)})
+    return {"manifest.json": json.dumps(manifest, indent=1).encode(),
+            "init.jax": bytes(jax.export.export(jax.jit(init), platforms=PLATFORMS)(token)
+                              .serialize()),
+            "decode.jax": bytes(decoded.serialize()),
+            "weights.npz": weights.getvalue(),
+            "tokenizer.json": tokenizer.tokenizer.to_str().encode()}

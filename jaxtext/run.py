@@ -216,9 +216,10 @@ class Run:
                                  f"{err.strerror or type(err).__name__}") from None
 
     def export(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Write a classifier as a ``jax.export`` function + weights + tokenizer + manifest that
-        ``jaxtext.exported.load_exported`` (jax, numpy, tokenizers only) predicts with,
-        bit-equal to ``predict``; an existing export is replaced only with ``overwrite``."""
+        """Write ``jax.export`` functions + weights + tokenizer + manifest that
+        ``jaxtext.load_exported`` (jax, numpy, tokenizers only) predicts with bit-equal to
+        ``predict`` (a classifier) or samples with as ``generate`` does (a language model);
+        an existing export is replaced only with ``overwrite``."""
         from jaxtext.export import write_export
 
         if not isinstance(path, (str, os.PathLike)):
@@ -234,7 +235,6 @@ class Run:
     def _export_files(self) -> dict[str, bytes]:
         from jaxtext.export import export_files
 
-        self._need_classifier("export")
         devices = self.dp.num_devices  # predict's batches: batch_size rounded up to the devices
         rows = -(-self.config.batch_size // devices) * devices
         return export_files(self.trained, batch_rows=rows)
