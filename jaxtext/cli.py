@@ -74,12 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--json", help="write samples and tokens_per_s to this JSON file")
 
-    export = sub.add_parser("export", help="write a saved classifier as a jax.export folder")
+    export = sub.add_parser("export", help="write a saved run as a jax.export folder")
     export.add_argument("run_dir")
     export.add_argument("out_dir")
     export.add_argument("--overwrite", action="store_true", help="replace an existing export")
 
-    serve = sub.add_parser("serve", help="answer POST /predict over HTTP (an export or a run)")
+    serve = sub.add_parser("serve", help="answer POST /predict (or /generate) over HTTP")
     serve.add_argument("dir", help="an export folder, or a saved run (exported in memory)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000, help="0: any free port")
@@ -276,8 +276,9 @@ def cmd_serve(args) -> int:
                           "pick another --port") from None
     model.warmup()  # bound first (a taken port fails fast), then compiled, then announced
     host, port = server.server_address[:2]
+    endpoint = "/generate" if server.task == "lm" else "/predict"
     print(f"serving {model.manifest.get('model')} on http://{host}:{port} "
-          "(POST /predict, GET /health; Ctrl-C stops)", flush=True)
+          f"(POST {endpoint}, GET /health; Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:  # Ctrl-C is how a server is meant to stop

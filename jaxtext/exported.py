@@ -175,6 +175,10 @@ class ExportedLM:
     def __repr__(self) -> str:
         return f"<ExportedLM {self.manifest.get('model')} from {self.where}>"
 
+    def warmup(self) -> None:
+        """Compile the decode steps for one sample now, so no request waits for it."""
+        self.generate("", max_new_tokens=1)
+
 
 def _texts_argument(texts) -> list[str]:
     if isinstance(texts, str):

@@ -1,9 +1,11 @@
 """``python -m jaxtext serve DIR``: an HTTP JSON server that batches concurrent requests.
 
     POST /predict {"texts": ["...", ...]}  ->  {"predictions": [{"label", "probs"}, ...]}
-    GET  /health                           ->  {"status": "ok", "model", "labels", ...}
+    POST /generate {"prompt": "...", "max_new_tokens": 50, ...}  ->  {"samples": ["...", ...]}
+    GET  /health                           ->  {"status": "ok", "task", "model", ...}
 
-Each request's texts go to one collector thread, which gathers the requests that arrive
+A classifier answers /predict, a language model /generate (its options are generate()'s:
+max_new_tokens, temperature, top_k, top_p, num_samples, seed). For /predict, each request's texts go to one collector thread, which gathers the requests that arrive
 within ``wait_ms`` (up to ``max_batch`` texts), makes one call for all of them and answers
 each. An answer never depends on what it was batched with (see ``jaxtext.exported``).
 Mistakes are JSON too: ``{"error": "..."}`` with 400 (bad JSON, a missing field), 404
@@ -22,6 +24,7 @@ from pathlib import Path
 from jaxtext.errors import JaxtextError, RunFolderError
 
 MAX_BODY = 16 * 2**20  # bytes of one request body
+GENERATE_OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "num_samples", "seed")
 
 
 class _Request:
@@ -98,44 +101,59 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/health":
-            model = self.server.model
-            self._send(200, {"status": "ok", "task": "classify",
-                             "model": model.manifest.get("model"), "labels": model.labels,
-                             "max_len": model.max_len, "max_batch": self.server.batcher.max_batch,
-                             "requests": self.server.batcher.requests,
-                             "calls": self.server.batcher.calls})
-        elif self.path == "/predict":
-            self._send(405, {"error": "use POST /predict with a JSON body {\"texts\": [...]}"})
+            self._send(200, self.server.health())
+        elif self.path in ("/predict", "/generate"):
+            self._send(405, {"error": f"use POST {self.path} with a JSON body"})
         else:
             self._not_found()
 
     def do_POST(self):
-        if self.path != "/predict":
+        if self.path not in ("/predict", "/generate"):
             return self._not_found()
+        task = "lm" if self.path == "/generate" else "classify"
+        if self.server.task != task:
+            other = "/generate" if task == "classify" else "/predict"
+            kind = "a language model" if task == "classify" else "a classifier"
+            return self._send(400, {"error": f"this server holds {kind}: POST {other}"},
+                              close=True)
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
             return self._send(411, {"error": "send a Content-Length header"}, close=True)
         if int(length) > MAX_BODY:
             return self._send(413, {"error": f"body over {MAX_BODY} bytes; send fewer texts "
                                              "per request"}, close=True)
+        example = '{"texts": ["..."]}' if task == "classify" else '{"prompt": "..."}'
         try:
             body = json.loads(self.rfile.read(int(length)))
         except (ValueError, UnicodeDecodeError) as err:
-            return self._send(400, {"error": f"the body is not JSON ({err}); send "
-                                             "{\"texts\": [\"...\"]}"})
-        texts = body.get("texts") if isinstance(body, dict) else None
-        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            problem = ("missing field 'texts'" if not isinstance(body, dict) or "texts" not in body
-                       else "'texts' must be a list of strings")
-            return self._send(400, {"error": f"{problem}; send {{\"texts\": [\"...\"]}}"})
+            return self._send(400, {"error": f"the body is not JSON ({err}); send {example}"})
+        if not isinstance(body, dict):
+            return self._send(400, {"error": f"the body must be a JSON object; send {example}"})
         try:
+            if task == "lm":
+                return self._send(200, {"samples": self._generate(body)})
+            texts = body.get("texts")
+            if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+                problem = ("missing field 'texts'" if "texts" not in body
+                           else "'texts' must be a list of strings")
+                return self._send(400, {"error": f"{problem}; send {example}"})
             predictions = self.server.batcher.submit(texts) if texts else []
         except JaxtextError as err:
             return self._send(400, {"error": str(err)})
         except Exception as err:
-            return self._send(500, {"error": f"prediction failed: {type(err).__name__}: {err}"})
+            return self._send(500, {"error": f"failed: {type(err).__name__}: {err}"})
         self._send(200, {"predictions": [{"label": p["label"], "probs": p["probs"]}
                                          for p in predictions]})
+
+    def _generate(self, body: dict) -> list[str]:
+        from jaxtext.errors import ConfigError
+
+        unknown = sorted(set(body) - {"prompt", *GENERATE_OPTIONS})
+        if unknown:
+            raise ConfigError(f"unknown field {unknown[0]!r}; fields: prompt, "
+                              f"{', '.join(GENERATE_OPTIONS)}")
+        options = {k: v for k, v in body.items() if k != "prompt"}
+        return self.server.model.generate(body.get("prompt", ""), **options)
 
     def _not_found(self):
         self._send(404, {"error": f"unknown path {self.path}; use POST /predict or GET /health"})
@@ -162,18 +180,30 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address, model, batcher: Batcher, verbose: bool):
         super().__init__(address, _Handler)
         self.model, self.batcher, self.verbose = model, batcher, verbose
+        self.task = model.manifest.get("task", "classify")
+
+    def health(self) -> dict:
+        facts = {"status": "ok", "task": self.task, "model": self.model.manifest.get("model"),
+                 "max_len": self.model.max_len}
+        if self.task == "lm":
+            return facts
+        return {**facts, "labels": self.model.labels, "max_batch": self.batcher.max_batch,
+                "requests": self.batcher.requests, "calls": self.batcher.calls}
 
 
 def make_server(model, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 64,
                 wait_ms: float = 5.0, verbose: bool = False) -> _Server:
-    """A server for ``model`` (an ``ExportedClassifier``), bound, not yet serving."""
-    return _Server((host, port), model, Batcher(model.predict, max_batch=max_batch,
-                                                wait_ms=wait_ms), verbose)
+    """A server for ``model`` (``ExportedClassifier`` or ``ExportedLM``), bound, not serving.
+
+    A language model's requests are not batched: each runs its own decode loop.
+    """
+    return _Server((host, port), model, Batcher(getattr(model, "predict", None),
+                                                max_batch=max_batch, wait_ms=wait_ms), verbose)
 
 
 def load_servable(path: str | Path):
-    """An ``ExportedClassifier`` from an export folder, or a saved run exported in memory."""
-    from jaxtext.exported import ExportedClassifier, load_exported
+    """The model of an export folder, or of a saved run exported in memory."""
+    from jaxtext.exported import ExportedClassifier, ExportedLM, load_exported
 
     path = Path(path)
     if not path.exists():
@@ -186,4 +216,6 @@ def load_servable(path: str | Path):
         return load_exported(path)
     import jaxtext
 
-    return ExportedClassifier(jaxtext.load(path)._export_files(), where=str(path))
+    run = jaxtext.load(path)
+    kind = ExportedLM if run.task == "lm" else ExportedClassifier
+    return kind(run._export_files(), where=str(path))

@@ -120,12 +120,51 @@ def test_a_damaged_export_names_the_file(exported_dir, tmp_path, name, damage):
     assert "\n" not in str(caught.value)
 
 
-def test_a_language_model_is_refused_in_one_line(tmp_path):
-    lm = jaxtext.train(model="mlp", task="lm", tokenizer="char", data=["the cat sat"] * 40,
-                       max_len=16, epochs=1, callbacks=[])
-    with pytest.raises(ConfigError, match=r"export\(\) is for classifiers; this run is a language model"):
-        lm.export(tmp_path / "lm")
-    assert not (tmp_path / "lm").exists()
+LM_TEXTS = ["the cat sat on the mat", "a dog ran in the park", "birds fly over the sea"] * 20
+GENERATE_CALLS = [dict(prompt="the ", temperature=0.0, max_new_tokens=20),
+                  dict(prompt="a d", temperature=0.8, top_k=5, num_samples=3, seed=7,
+                       max_new_tokens=25),
+                  dict(prompt="", max_new_tokens=10),
+                  dict(prompt="birds fly over the sea " * 3, max_new_tokens=20, seed=3)]
+
+
+@pytest.fixture(scope="module")
+def lm_export(tmp_path_factory):
+    lm = jaxtext.train(model="transformer", task="lm", tokenizer="char", data=LM_TEXTS,
+                       max_len=32, epochs=2, callbacks=[])
+    return lm, lm.export(tmp_path_factory.mktemp("lm") / "lm")
+
+
+GENERATE_BLOCKED = BLOCKED_LOAD.replace(
+    "np.save(sys.argv[2], model.probs(json.loads(sys.argv[3])))",
+    "json.dump([model.generate(**c) for c in json.loads(sys.argv[3])], open(sys.argv[2], 'w'))")
+
+
+def test_a_language_model_export_samples_like_the_run(lm_export, tmp_path):
+    """Greedy, top-k, several samples, an empty prompt, a prompt cut to the decode limit:
+    the exported decode steps give run.generate's samples, in a process without Flax."""
+    lm, folder = lm_export
+    assert {p.name for p in folder.iterdir()} == {"manifest.json", "init.jax", "decode.jax",
+                                                  "weights.npz", "tokenizer.json"}
+    out = subprocess.run([sys.executable, "-c", GENERATE_BLOCKED, str(folder),
+                          str(tmp_path / "samples.json"), json.dumps(GENERATE_CALLS)],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert out.returncode == 0, out.stderr
+    expected = [lm.generate(c["prompt"], **{k: v for k, v in c.items() if k != "prompt"})
+                for c in GENERATE_CALLS]
+    assert json.loads((tmp_path / "samples.json").read_text()) == expected
+    model = load_exported(folder)
+    with pytest.raises(ConfigError, match="exceeds what this model can decode"):
+        model.generate("x", max_new_tokens=40)
+    with pytest.raises(ConfigError, match="top_p must be in"):
+        model.generate("x", top_p=0)
+    (folder / "decode.jax").rename(tmp_path / "decode.jax")
+    try:
+        with pytest.raises(RunFolderError, match="decode.jax is missing"):
+            load_exported(folder)
+    finally:
+        (tmp_path / "decode.jax").rename(folder / "decode.jax")
 
 
 def cli(*args):
@@ -205,10 +244,33 @@ def test_server_answers_concurrent_requests_exactly(tiny_run, server):
 
 
 @pytest.mark.slow
+def test_server_generates_like_the_run(lm_export):
+    lm, folder = lm_export
+    process = subprocess.Popen([sys.executable, "-m", "jaxtext", "serve", folder, "--port", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    try:
+        line = process.stdout.readline()
+        assert "(POST /generate, GET /health" in line, line + process.stderr.read()
+        url = line.split()[3]
+        for call in GENERATE_CALLS[:2]:
+            code, answer = post(f"{url}/generate", json.dumps(call).encode())
+            options = {k: v for k, v in call.items() if k != "prompt"}
+            assert (code, answer) == (200, {"samples": lm.generate(call["prompt"], **options)})
+        code, answer = post(f"{url}/generate", b'{"prompt": "a", "temp": 1}')
+        assert code == 400 and "unknown field 'temp'" in answer["error"]
+        code, answer = post(f"{url}/predict", b'{"texts": ["a"]}')
+        assert code == 400 and "holds a language model: POST /generate" in answer["error"]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("body, status, pattern", [
     (b"{not json", 400, "the body is not JSON"),
     (b'{"text": "one"}', 400, "missing field 'texts'"),
-    (b'["a"]', 400, "missing field 'texts'"),
+    (b'["a"]', 400, "the body must be a JSON object"),
     (b'{"texts": "one"}', 400, "'texts' must be a list of strings"),
     (b'{"texts": [1]}', 400, "'texts' must be a list of strings"),
 ])
@@ -221,6 +283,8 @@ def test_server_errors_are_json(server, body, status, pattern):
 def test_server_unknown_path_and_empty_request(server):
     code, answer = post(f"{server}/nowhere", b"{}")
     assert code == 404 and "unknown path /nowhere" in answer["error"]
+    code, answer = post(f"{server}/generate", b'{"prompt": "a"}')
+    assert code == 400 and "holds a classifier: POST /predict" in answer["error"]
     assert post(f"{server}/predict", b'{"texts": []}') == (200, {"predictions": []})
     code, answer = post(f"{server}/health", b"{}")
     assert code == 404
