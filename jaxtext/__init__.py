@@ -82,7 +82,8 @@ def load(path):
 
 
 def load_exported(path):
-    """Load an export written by ``Run.export`` (see ``jaxtext.exported``): ``.predict(texts)``."""
+    """Load an export written by ``Run.export`` (see ``jaxtext.exported``): a classifier's
+    ``.predict(texts)`` / ``.probs(texts)``, a language model's ``.generate(prompt, ...)``."""
     from jaxtext.exported import load_exported as _load_exported
 
     return _load_exported(path)

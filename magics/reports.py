@@ -35,7 +35,7 @@ jaxtext magics (%load_ext jaxtext)
   %jaxtext list [models|datasets|tokenizers|callbacks]
   %jaxtext runs                      runs trained by %%train in this kernel, with test metrics
   %jaxtext help [MODEL]              this help, or the keys of MODEL's own config
-  %jaxtext export NAME PATH          run.export(PATH): a classifier for jaxtext.load_exported
+  %jaxtext export NAME PATH          run.export(PATH): the run for jaxtext.load_exported
                                      and `python -m jaxtext serve` (--overwrite replaces one)
 """
 

@@ -244,6 +244,18 @@ def test_server_answers_concurrent_requests_exactly(tiny_run, server):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("model", ["mlp", "lstm"])
+def test_the_other_language_models_export_exactly_too(model, tmp_path):
+    lm = jaxtext.train(model=model, task="lm", tokenizer="char", data=LM_TEXTS, max_len=32,
+                       epochs=1, callbacks=[])
+    exported = load_exported(lm.export(tmp_path / model))
+    for call in GENERATE_CALLS:
+        options = {k: v for k, v in call.items() if k != "prompt"}
+        assert exported.generate(call["prompt"], **options) == \
+            lm.generate(call["prompt"], **options)
+
+
+@pytest.mark.slow
 def test_server_generates_like_the_run(lm_export):
     lm, folder = lm_export
     process = subprocess.Popen([sys.executable, "-m", "jaxtext", "serve", folder, "--port", "0"],
