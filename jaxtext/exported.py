@@ -78,10 +78,14 @@ class ExportedClassifier:
             index = np.flatnonzero(bucket == b)
             for start in range(0, len(index), self.batch_size):
                 chunk = index[start:start + self.batch_size]
-                tokens = np.zeros((self.batch_size, int(self.widths[b])), np.int32)
+                width = int(self.widths[b])
+                tokens = np.zeros((self.batch_size, width), np.int32)
                 for line, i in enumerate(chunk):
                     tokens[line, :lengths[i]] = rows[i]
-                pending.append((chunk, self._call(self._weights, tokens, tokens != 0)))
+                row_lengths = np.zeros(self.batch_size, np.int64)
+                row_lengths[:len(chunk)] = lengths[chunk]
+                mask = np.arange(width) < row_lengths[:, None]  # as classify_batches makes it
+                pending.append((chunk, self._call(self._weights, tokens, mask)))
         for chunk, probs in pending:
             out[chunk] = np.asarray(probs)[:len(chunk)]
         return out
