@@ -6,6 +6,7 @@ Public API (everything else is private):
     run.predict(["what a film!"]); run.evaluate("test"); run.save("runs/clf")
     run = jaxtext.load("runs/clf")
     run.summary(); run.top_losses(10); jaxtext.compare(run, "runs/other", by="epoch")
+    run.export("exports/clf"); jaxtext.load_exported("exports/clf").predict(["great"])
 
 Plugins register with ``register_model`` / ``register_dataset`` / ``register_tokenizer`` /
 ``register_callback`` or through entry points of the same group names.
@@ -59,6 +60,7 @@ __all__ = [
     "keys_text",
     "list_plugins",
     "load",
+    "load_exported",
     "protocols",
     "register_callback",
     "register_dataset",
@@ -89,6 +91,14 @@ def compare(*runs, by="step", metric="loss"):
     from jaxtext.comparison import compare as _compare
 
     return _compare(*runs, by=by, metric=metric)
+
+
+def load_exported(path):
+    """Load an export written by ``Run.export`` (see ``jaxtext.exported``): a classifier's
+    ``.predict(texts)`` / ``.probs(texts)``, a language model's ``.generate(prompt, ...)``."""
+    from jaxtext.exported import load_exported as _load_exported
+
+    return _load_exported(path)
 
 
 def __getattr__(name):

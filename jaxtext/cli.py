@@ -1,4 +1,5 @@
-"""``python -m jaxtext``: train, predict, generate, summarize, compare and list from the shell.
+"""``python -m jaxtext``: train, predict, generate, summarize, compare, export, serve, launch
+and list from the shell.
 
 Thin over the Python API: every flag maps to a config key of ``jaxtext.train``.
 Mistakes print one line (``error: ...``) and exit with status 2.
@@ -85,6 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("launch", add_help=False,
                    help="train in N local processes as one run: launch --processes N -- train ...")
+
+    export = sub.add_parser("export", help="write a saved run as a jax.export folder")
+    export.add_argument("run_dir")
+    export.add_argument("out_dir")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing export")
+
+    serve = sub.add_parser("serve", help="answer POST /predict (or /generate) over HTTP")
+    serve.add_argument("dir", help="an export folder, or a saved run (exported in memory)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="0: any free port")
+    serve.add_argument("--max-batch", type=int, default=64, help="texts per batched call")
+    serve.add_argument("--wait-ms", type=float, default=5.0,
+                       help="how long a request waits for others to batch with")
+    serve.add_argument("--verbose", action="store_true", help="log every request")
 
     sub.add_parser("list", help="list registered models, datasets, tokenizers and callbacks")
 
@@ -289,6 +304,41 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    import jaxtext
+
+    path = jaxtext.load(args.run_dir).export(args.out_dir, overwrite=args.overwrite)
+    print(f"exported to {path}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from jaxtext.serve import load_servable, make_server
+
+    if args.max_batch < 1 or args.wait_ms < 0:
+        raise ConfigError("--max-batch must be at least 1 and --wait-ms not negative")
+    model = load_servable(args.dir)
+    try:
+        server = make_server(model, host=args.host, port=args.port, max_batch=args.max_batch,
+                             wait_ms=args.wait_ms, verbose=args.verbose)
+    except OSError as err:
+        raise ConfigError(f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); "
+                          "pick another --port") from None
+    model.warmup()  # bound first (a taken port fails fast), then compiled, then announced
+    host, port = server.server_address[:2]
+    endpoint = "/generate" if server.task == "lm" else "/predict"
+    print(f"serving {model.manifest.get('model')} on http://{host}:{port} "
+          f"(POST {endpoint}, GET /health; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C is how a server is meant to stop
+        print("stopped", file=sys.stderr)
+    finally:
+        server.server_close()
+        server.batcher.close()
+    return 0
+
+
 def cmd_list(args) -> int:
     from jaxtext.registry import REGISTRIES
 
@@ -305,7 +355,8 @@ def cmd_help(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "predict": cmd_predict, "generate": cmd_generate,
-            "summary": cmd_summary, "compare": cmd_compare, "list": cmd_list, "help": cmd_help}
+            "summary": cmd_summary, "compare": cmd_compare, "export": cmd_export,
+            "serve": cmd_serve, "list": cmd_list, "help": cmd_help}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -62,24 +62,31 @@ def _decode_chunk_fn(graph, batch: int):
 
     @partial(jax.jit, donate_argnums=(2,))
     def decode_chunk(params, rest, cache, token, position, forced, key, temperature, top_k, top_p):
-        model = nnx.merge(graph, params, rest)
-
-        def step(carry, forced_t):
-            cache, token, position, key = carry
-            logits, cache = model.decode_step(token, cache, position)
-            logits = logits.astype(jnp.float32)
-            key, sub = jax.random.split(key)
-            sampled = sample_next(sub, logits, temperature, top_k, top_p)
-            nxt = jnp.where(forced_t >= 0, forced_t, sampled)
-            prob = jnp.take_along_axis(jax.nn.softmax(logits, -1), nxt[:, None], -1)[:, 0]
-            return (cache, nxt, position + 1, key), (nxt, prob)
-
-        (cache, token, position, key), (tokens, probs) = jax.lax.scan(
-            step, (cache, token, position, key), forced)
-        return cache, token, position, key, tokens.T, probs.T  # [B, CHUNK]
+        return decode_steps(nnx.merge(graph, params, rest), cache, token, position, forced, key,
+                            temperature, top_k, top_p)
 
     _COMPILED[key_] = decode_chunk
     return decode_chunk
+
+
+def decode_steps(model, cache, token, position, forced, key, temperature, top_k, top_p):
+    """``len(forced)`` decode steps of a Decoder model (pure; ``Run.export`` exports it too).
+
+    Returns (cache, last token, position, key, tokens int32[B, steps], probs float32[B, steps]).
+    """
+    def step(carry, forced_t):
+        cache, token, position, key = carry
+        logits, cache = model.decode_step(token, cache, position)
+        logits = logits.astype(jnp.float32)
+        key, sub = jax.random.split(key)
+        sampled = sample_next(sub, logits, temperature, top_k, top_p)
+        nxt = jnp.where(forced_t >= 0, forced_t, sampled)
+        prob = jnp.take_along_axis(jax.nn.softmax(logits, -1), nxt[:, None], -1)[:, 0]
+        return (cache, nxt, position + 1, key), (nxt, prob)
+
+    (cache, token, position, key), (tokens, probs) = jax.lax.scan(
+        step, (cache, token, position, key), forced)
+    return cache, token, position, key, tokens.T, probs.T
 
 
 def generate(model: ModelState, tokenizer, prompt: str = "", *, max_len: int,

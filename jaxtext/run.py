@@ -276,6 +276,30 @@ class Run:
             raise RunFolderError(f"cannot save the run to {path}: "
                                  f"{err.strerror or type(err).__name__}") from None
 
+    def export(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write ``jax.export`` functions + weights + tokenizer + manifest that
+        ``jaxtext.load_exported`` (jax, numpy, tokenizers only) predicts with bit-equal to
+        ``predict`` (a classifier) or samples with as ``generate`` does (a language model);
+        an existing export is replaced only with ``overwrite``."""
+        from jaxtext.export import write_export
+
+        if not isinstance(path, (str, os.PathLike)):
+            raise ConfigError(f"export takes a folder path, not {type(path).__name__}")
+        try:
+            return write_export(Path(path), self._export_files(), overwrite=overwrite)
+        except RunFolderError:
+            raise
+        except OSError as err:
+            raise RunFolderError(f"cannot export the run to {path}: "
+                                 f"{err.strerror or type(err).__name__}") from None
+
+    def _export_files(self) -> dict[str, bytes]:
+        from jaxtext.export import export_files
+
+        devices = self.dp.num_devices  # predict's batches: batch_size rounded up to the devices
+        rows = -(-self.config.batch_size // devices) * devices
+        return export_files(self.trained, batch_rows=rows)
+
     # -- display -----------------------------------------------------------------------
     def summary(self) -> ModelSummary:
         """Parameters per layer with their shapes, and the bytes of the weights and of the

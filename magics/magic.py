@@ -8,6 +8,7 @@ namespace, and turn every ``JaxtextError`` into a one-line ``UsageError`` (no tr
 from __future__ import annotations
 
 import os
+import shlex
 
 from IPython.core.error import UsageError
 from IPython.core.magic import (
@@ -29,7 +30,7 @@ from . import reports
 from .parsing import CompareCommand, PredictCommand, TrainCommand, find_run
 
 _GENERATE_OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "num_samples", "seed")
-_SUBCOMMANDS = ("list", "runs", "summary", "compare", "help")
+_SUBCOMMANDS = ("list", "runs", "summary", "compare", "help", "export")
 
 
 def _callback_list(views):
@@ -164,10 +165,18 @@ class JaxtextMagics(Magics):
 
     # -- inspecting ---------------------------------------------------------------------------
 
+    def _export(self, words: list[str]) -> None:
+        overwrite = "--overwrite" in words
+        words = [w for w in words if w != "--overwrite"]
+        if len(words) != 2:
+            raise UsageError("usage: %jaxtext export NAME PATH [--overwrite]")
+        run = find_run(words[0], self._variables(), "export")
+        print(f"exported {words[0]} to {run.export(words[1], overwrite=overwrite)}")
+
     @line_magic
     def jaxtext(self, line: str):
         """%jaxtext list [KIND] | runs | summary NAME | compare A B ... | help [MODEL]
-        (see `%jaxtext help`)"""
+        | export NAME PATH [--overwrite] (see `%jaxtext help`)"""
         command, *rest = line.split() or ["help"]
         try:
             if command == "summary":
@@ -177,6 +186,12 @@ class JaxtextMagics(Magics):
                 return find_run(rest[0], self._variables(), "top_losses").summary()
             if command == "compare":
                 return self._compare(line.strip()[len("compare"):])
+            if command == "export":
+                try:
+                    words = shlex.split(line)[1:]
+                except ValueError as err:  # an unclosed quote
+                    raise UsageError(f"%jaxtext export: {err}; quote paths with spaces") from None
+                return self._export(words)
             if command == "list":
                 return reports.registry_table(rest)
             if command == "runs":

@@ -1,4 +1,4 @@
-"""What ``%jaxtext list | runs | help`` and ``%%train`` show: pure functions of core objects.
+"""What ``%jaxtext list | runs | help | export`` and ``%%train`` show: pure functions of core objects.
 
 Tables are pandas DataFrames (the notebook renders them; tests compare them); text is str.
 Nothing here imports IPython.
@@ -38,6 +38,8 @@ jaxtext magics (%load_ext jaxtext)
   %jaxtext compare A B ... [--by step|epoch|time] [--metric loss]
                                      jaxtext.compare of runs (names or saved run folders)
   %jaxtext help [MODEL]              this help, or the keys of MODEL's own config
+  %jaxtext export NAME PATH          run.export(PATH): the run for jaxtext.load_exported
+                                     and `python -m jaxtext serve` (--overwrite replaces one)
 """
 
 

@@ -420,6 +420,25 @@ def test_jaxtext_help_model_is_the_cli_text(ip, capsys):
         ip.run_line_magic("jaxtext", "help lstn")
 
 
+def test_jaxtext_export_writes_the_run_for_load_exported(ip, tiny_run, tmp_path, capsys):
+    import numpy as np
+
+    ip.user_ns["clf"] = tiny_run
+    folder = tmp_path / "my exports" / "clf"
+    ip.run_line_magic("jaxtext", f"export clf '{folder}'")
+    assert capsys.readouterr().out == f"exported clf to {folder}\n"
+    texts = ["a wonderful film", "dull"]
+    assert np.array_equal(jaxtext.load_exported(folder).probs(texts),
+                          tiny_run.predict(texts)[tiny_run.label_names].to_numpy())
+    with pytest.raises(UsageError, match="already holds an export; pass overwrite=True"):
+        ip.run_line_magic("jaxtext", f"export clf '{folder}'")
+    ip.run_line_magic("jaxtext", f"export clf '{folder}' --overwrite")
+    with pytest.raises(UsageError, match="usage: %jaxtext export NAME PATH"):
+        ip.run_line_magic("jaxtext", "export clf")
+    with pytest.raises(UsageError, match="no run named 'clg' in the notebook"):
+        ip.run_line_magic("jaxtext", f"export clg '{folder}'")
+
+
 # -- the real trainer ---------------------------------------------------------------------
 
 TINY = "model: mlp\ndata: rotten_tomatoes\nlimit: 1000\nmax_len: 32\nepochs: 3"
