@@ -13,23 +13,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras import layers, ops
+from workloads import pad_ids  # noqa: F401  (the padding every twin shares)
 
 # jaxtext's mlp hashes bigrams with this multiplier (jaxtext/models/mlp.py, _HASH_PRIME)
 HASH_PRIME = 1_000_003
-
-
-def pad_ids(ids: np.ndarray, offsets: np.ndarray, max_len: int) -> np.ndarray:
-    """Rows of a flat (ids, offsets) encoding -> int32[N, max_len], head kept, 0-padded at the end.
-
-    The same as ``keras.utils.pad_sequences(rows, max_len, padding="post", truncating="post")``
-    without building N Python lists.
-    """
-    lengths = np.minimum(np.diff(offsets), max_len)
-    out = np.zeros((len(lengths), max_len), np.int32)
-    row = np.repeat(np.arange(len(lengths)), lengths)
-    col = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    out[row, col] = ids[np.repeat(offsets[:-1], lengths) + col]
-    return out
 
 
 def hashed_bigrams(tokens: np.ndarray, buckets: int, offset: int) -> np.ndarray:

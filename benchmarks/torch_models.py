@@ -129,9 +129,11 @@ class Trainer:
     """One eager training step at a time, with jaxtext's optimizer and schedule."""
 
     def __init__(self, model: str, config, vocab_size: int, classes: int, total_steps: int,
-                 seed: int = 0):
+                 seed: int = 0, device: str = "cpu"):
         torch.manual_seed(seed)
+        self.device = device
         self.net = BUILDERS[model](config.model_args, vocab_size, classes, config.max_len)
+        self.net.to(device)
         self.net.train()
         self.clip = config.grad_clip
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=config.lr,
@@ -152,7 +154,8 @@ class Trainer:
 
     def step(self, x: np.ndarray, y: np.ndarray) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss(self.net(torch.from_numpy(x).long()), torch.from_numpy(y).long())
+        x, y = (torch.from_numpy(a).long().to(self.device) for a in (x, y))
+        loss = self.loss(self.net(x), y)
         loss.backward()
         if self.clip:
             nn.utils.clip_grad_norm_(self.net.parameters(), self.clip)

@@ -30,3 +30,17 @@ def imdb_subset(task: str, train: int, held_out: int):
     return datasets.DatasetDict({
         s: splits[s].select(np.sort(rng.choice(len(splits[s]), n, replace=False)))
         for s, n in sizes.items()})
+
+
+def pad_ids(ids: np.ndarray, offsets: np.ndarray, max_len: int) -> np.ndarray:
+    """Rows of a flat (ids, offsets) encoding -> int32[N, max_len], head kept, 0-padded at the end.
+
+    The same as ``keras.utils.pad_sequences(rows, max_len, padding="post", truncating="post")``
+    without building N Python lists.
+    """
+    lengths = np.minimum(np.diff(offsets), max_len)
+    out = np.zeros((len(lengths), max_len), np.int32)
+    row = np.repeat(np.arange(len(lengths)), lengths)
+    col = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    out[row, col] = ids[np.repeat(offsets[:-1], lengths) + col]
+    return out
