@@ -5,6 +5,7 @@ Public API (everything else is private):
     run = jaxtext.train(model="lstm", data="imdb", epochs=2)
     run.predict(["what a film!"]); run.evaluate("test"); run.save("runs/clf")
     run = jaxtext.load("runs/clf")
+    finder = jaxtext.lr_find(model="lstm", data="imdb"); finder.suggested   # or lr="suggested"
 
 Plugins register with ``register_model`` / ``register_dataset`` / ``register_tokenizer`` /
 ``register_callback`` or through entry points of the same group names.
@@ -55,6 +56,7 @@ __all__ = [
     "keys_text",
     "list_plugins",
     "load",
+    "lr_find",
     "protocols",
     "register_callback",
     "register_dataset",
@@ -77,6 +79,14 @@ def load(path):
     from jaxtext.api import load as _load
 
     return _load(path)
+
+
+def lr_find(config=None, /, *, callbacks="auto", **keys):
+    """Sweep the learning rate over this run's first steps; returns an ``LRFinderResult`` with
+    ``lrs``, ``losses`` and the ``suggested`` rate (see ``jaxtext.lr_finder``)."""
+    from jaxtext.lr_finder import lr_find as _lr_find
+
+    return _lr_find(config, callbacks=callbacks, **keys)
 
 
 def __getattr__(name):

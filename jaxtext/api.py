@@ -26,14 +26,15 @@ def in_notebook_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def resolve_callbacks(callbacks: Any) -> list:
-    """'auto' -> dashboard in a kernel, terminal progress elsewhere; names via the registry.
+def resolve_callbacks(callbacks: Any, notebook_view: str = "dashboard") -> list:
+    """'auto' -> ``notebook_view`` in a kernel (the training dashboard, or the LR finder's
+    chart), terminal progress elsewhere; names via the registry.
 
     Each item may be a registered name, a ``Callback`` class or instance, or any function of
     one event (see ``jaxtext.protocols.Callback``).
     """
     if isinstance(callbacks, str) and callbacks == "auto":
-        callbacks = ["dashboard"] if in_notebook_kernel() and "dashboard" in callback_registry \
+        callbacks = [notebook_view] if in_notebook_kernel() and notebook_view in callback_registry \
             else ["progress"]
     if callbacks is None:
         callbacks = []
@@ -63,6 +64,7 @@ def train(config: Config | dict | None = None, *, callbacks: Any = "auto", **key
     """
     from jaxtext.training.session import Session
 
+    config, keys = _with_suggested_lr(config, keys, callbacks)
     # The views first, so a notebook shows the run at once (the libraries take seconds to load).
     session = Session(resolve_callbacks(callbacks))
     with session.stop_on_sigint():
@@ -88,6 +90,100 @@ def train(config: Config | dict | None = None, *, callbacks: Any = "auto", **key
     if run.status == "failed":
         raise TrainingError(trained.history.end.message, run=run)
     return run
+
+
+def _with_suggested_lr(config, keys: dict, callbacks: Any):
+    """``lr: suggested``: run the LR finder on this run first (its views quiet when the
+    training's are) and train with the rate it suggests, which the run's config records."""
+    given = keys.get("lr", config.get("lr") if isinstance(config, dict) else None)
+    if not isinstance(given, str):
+        return config, keys
+    from jaxtext.errors import Cancelled, ConfigError, did_you_mean, shown
+
+    if given != "suggested":
+        raise ConfigError(f"lr must be a number or 'suggested' (the LR finder's rate), not "
+                          f"{shown(given)}{did_you_mean(given, ['suggested'])}")
+    from jaxtext.lr_finder import lr_find
+
+    quiet = callbacks is None or (isinstance(callbacks, (list, tuple)) and not callbacks)
+    finder = lr_find(config, callbacks=[] if quiet else "auto",
+                     **{k: v for k, v in keys.items() if k != "lr"})
+    if finder.status == "interrupted":
+        raise Cancelled("stopped while finding the learning rate; nothing was trained")
+    if finder.suggested is None:
+        raise TrainingError(f"lr: suggested found no rate ({finder.message}); give lr a number")
+    return config, {**keys, "lr": finder.suggested}
+
+
+def find_learning_rate(config, settings: dict, sweep: tuple[float, float, int], callbacks: Any):
+    """``jaxtext.lr_find`` after its own keys were taken out: the run's data and model as
+    ``train`` builds them, then the sweep (``jaxtext.training.lr_sweep``). No run folder."""
+    from jaxtext import events as ev
+    from jaxtext.training.session import Session
+
+    start_lr, end_lr, steps = sweep
+    session = Session(resolve_callbacks(callbacks, notebook_view="lr_finder"))
+    ending = _lr_find_end
+    with session.stop_on_sigint():
+        session.phase("data", "loading JAX, Flax and datasets")
+        try:
+            session.wait_for(_load_libraries)
+            from jaxtext.config import describe_data
+            from jaxtext.data.sources import check_name
+            from jaxtext.lr_finder import RULE, LRFinderResult, sweep_rates
+            from jaxtext.starts import resolve_start
+            from jaxtext.training.lr_sweep import sweep as run_sweep
+
+            cfg, start = resolve_start(config, settings)
+            if isinstance(cfg.data, str):
+                check_name(cfg.data)
+        except BaseException as err:
+            _end_early(session, err, "loading the libraries", ending)
+            raise
+        data = _prepare(cfg, session, start.trained.tokenizer if start else None, ending)
+        if start is not None:
+            from jaxtext.starts import check_start
+
+            try:
+                check_start(start, data)
+            except BaseException as err:
+                _end_early(session, err, "checking the data", ending)
+                raise
+        session.emit(ev.LRFindBegin(model=cfg.model, data=describe_data(cfg.data),
+                                    config=cfg.to_dict(), start_lr=start_lr, end_lr=end_lr,
+                                    steps=steps, rule=RULE))
+        try:
+            curve = run_sweep(cfg, data, session, sweep_rates(start_lr, end_lr, steps),
+                              start.trained.model if start else None)
+        except BaseException:
+            session.emit(ev.LRFindEnd(status="failed", message="error during the sweep",
+                                      steps=0, suggested=None, elapsed_s=session.elapsed()))
+            raise
+    import numpy as np
+
+    session.emit(ev.LRFindEnd(status=curve.status, message=curve.message,
+                              steps=len(curve.lrs), suggested=curve.suggested,
+                              elapsed_s=session.elapsed()))
+    return LRFinderResult(
+        lrs=np.asarray(curve.lrs), losses=np.asarray(curve.losses),
+        smoothed=np.asarray(curve.smoothed), suggested=curve.suggested, status=curve.status,
+        message=curve.message, config=cfg, start_lr=start_lr, end_lr=end_lr, steps=steps,
+        timing={"compile_s": curve.compile_s, "steps_s": curve.steps_s,
+                "steps_run": curve.dispatched, "total_s": session.elapsed()})
+
+
+def _lr_find_end(session, status: str, message: str):
+    from jaxtext import events as ev
+
+    return ev.LRFindEnd(status=status, message=message, steps=0, suggested=None,
+                        elapsed_s=session.elapsed())
+
+
+def _train_end(session, status: str, message: str):
+    from jaxtext import events as ev
+
+    return ev.TrainEnd(step=0, elapsed_s=session.elapsed(), status=status, message=message,
+                       test=None)
 
 
 def _settings(session, config, keys):
@@ -119,7 +215,7 @@ def _load_libraries() -> None:
     compile_cache.enable()
 
 
-def _prepare(cfg: Config, session, tokenizer):
+def _prepare(cfg: Config, session, tokenizer, ending=_train_end):
     """The data, prepared on a worker thread while the views show what it is doing."""
     from jaxtext.data.prepare import prepare_data
 
@@ -140,24 +236,21 @@ def _prepare(cfg: Config, session, tokenizer):
                                                      progress=progress),
                                 on_tick=show_progress)
     except BaseException as err:
-        _end_early(session, err, "preparing the data")
+        _end_early(session, err, "preparing the data", ending)
         raise
     session.phase("data", f"data ready in {session.elapsed() - started:.1f} s")
     return data
 
 
-def _end_early(session, err: BaseException, doing: str) -> None:
-    """A failure or a stop before the first step: end the views (none is left looking alive);
-    a stop becomes ``Cancelled``, anything else goes on to the caller as it is."""
-    from jaxtext import events as ev
+def _end_early(session, err: BaseException, doing: str, ending=_train_end) -> None:
+    """A failure or a stop before the first step: end the views (none is left looking alive)
+    with ``ending``'s event; a stop becomes ``Cancelled``, anything else goes on as it is."""
     from jaxtext.errors import Cancelled
     from jaxtext.training.session import Stopped
 
     stopped = isinstance(err, (Stopped, KeyboardInterrupt))
     message = f"stopped while {doing}; nothing was trained" if stopped else str(err)
-    session.emit(ev.TrainEnd(step=0, elapsed_s=session.elapsed(),
-                             status="cancelled" if stopped else "failed", message=message,
-                             test=None))
+    session.emit(ending(session, "cancelled" if stopped else "failed", message))
     if isinstance(err, Stopped):
         raise Cancelled(message) from None
 

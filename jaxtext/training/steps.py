@@ -61,10 +61,47 @@ def train_step_fn(model: ModelState, tx: optax.GradientTransformation, task: str
     cache_key = ("train", model.train_graph, key, task)
     if cache_key in _CACHE:
         return _CACHE[cache_key]
-    graph = model.train_graph
-    loss_fn = classify_loss if task == "classify" else lm_loss
+    update = _update_fn(model.train_graph, tx, task)
 
     def train_step(params, rest, opt_state, sums, batch):
+        params, rest, opt_state, loss, step_sums = update(params, rest, opt_state, batch)
+        sums = jax.tree.map(jnp.add, sums, step_sums)
+        # `loss` is not donated to the next step: the loop waits on it to bound the queue
+        return params, rest, opt_state, sums, loss
+
+    fn = jax.jit(train_step, donate_argnums=(0, 1, 2, 3))
+    _CACHE[cache_key] = fn
+    return fn
+
+
+def lr_sweep_step_fn(model: ModelState, tx: optax.GradientTransformation, task: str, key: Any):
+    """The LR finder's jitted step: a train step whose learning rate is an argument.
+
+    ``tx`` is ``optim.swept_optimizer``: the rate goes into its state, so every rate of the
+    sweep runs the one compiled step. ``step(params, rest, opt_state, batch, lr) ->
+    (params, rest, opt_state, loss)``; loss is the batch's mean loss before the update.
+    """
+    cache_key = ("lr_sweep", model.train_graph, key, task)
+    if cache_key in _CACHE:
+        return _CACHE[cache_key]
+    update = _update_fn(model.train_graph, tx, task)
+
+    def sweep_step(params, rest, opt_state, batch, lr):
+        hyperparams = {**opt_state.hyperparams, "learning_rate": lr}
+        opt_state = opt_state._replace(hyperparams=hyperparams)
+        params, rest, opt_state, loss, _ = update(params, rest, opt_state, batch)
+        return params, rest, opt_state, loss
+
+    fn = jax.jit(sweep_step, donate_argnums=(0, 1, 2))
+    _CACHE[cache_key] = fn
+    return fn
+
+
+def _update_fn(graph, tx: optax.GradientTransformation, task: str):
+    """One optimizer update on one batch (traced inside a jitted step)."""
+    loss_fn = classify_loss if task == "classify" else lm_loss
+
+    def update(params, rest, opt_state, batch):
         # nnx.value_and_grad (not jax's) so dropout's RNG counters may advance inside it.
         model = nnx.merge(graph, params, rest)
         tokens, mask = model_inputs(batch)
@@ -76,13 +113,9 @@ def train_step_fn(model: ModelState, tx: optax.GradientTransformation, task: str
         _, _, new_rest = nnx.split(model, nnx.Param, ...)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        sums = jax.tree.map(jnp.add, sums, step_sums)
-        # `loss` is not donated to the next step: the loop waits on it to bound the queue
-        return params, new_rest, opt_state, sums, loss
+        return params, new_rest, opt_state, loss, step_sums
 
-    fn = jax.jit(train_step, donate_argnums=(0, 1, 2, 3))
-    _CACHE[cache_key] = fn
-    return fn
+    return update
 
 
 def eval_step_fn(model: ModelState, task: str):
