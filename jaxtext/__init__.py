@@ -83,8 +83,8 @@ def load(path):
 
 def lr_find(config=None, /, *, callbacks="auto", **keys):
     """Sweep the learning rate over this run's first steps; returns an ``LRFinderResult`` with
-    ``lrs``, ``losses`` and the ``suggested`` rate (see ``jaxtext.lr_finder``)."""
-    from jaxtext.lr_finder import lr_find as _lr_find
+    ``lrs``, ``losses`` and the ``suggested`` rate (see ``jaxtext.api.lr_find``)."""
+    from jaxtext.api import lr_find as _lr_find
 
     return _lr_find(config, callbacks=callbacks, **keys)
 

@@ -1,4 +1,5 @@
-"""``jaxtext.train`` and ``jaxtext.load``: settings -> Config -> data -> Trainer -> ``Run``.
+"""``jaxtext.train``, ``jaxtext.lr_find`` and ``jaxtext.load``: settings -> Config -> data ->
+Trainer -> ``Run`` (or the LR finder's sweep -> ``LRFinderResult``).
 
 This is the one place a ``Run`` is made from trained state (``Run(trained)``); loading a saved
 run reads the same ``TrainedState`` from disk and makes the run the same way. Where the run is
@@ -95,15 +96,12 @@ def train(config: Config | dict | None = None, *, callbacks: Any = "auto", **key
 def _with_suggested_lr(config, keys: dict, callbacks: Any):
     """``lr: suggested``: run the LR finder on this run first (its views quiet when the
     training's are) and train with the rate it suggests, which the run's config records."""
-    given = keys.get("lr", config.get("lr") if isinstance(config, dict) else None)
-    if not isinstance(given, str):
-        return config, keys
-    from jaxtext.errors import Cancelled, ConfigError, did_you_mean, shown
+    from jaxtext.lr_finder import wants_suggested
 
-    if given != "suggested":
-        raise ConfigError(f"lr must be a number or 'suggested' (the LR finder's rate), not "
-                          f"{shown(given)}{did_you_mean(given, ['suggested'])}")
-    from jaxtext.lr_finder import lr_find
+    if not wants_suggested(keys.get("lr", config.get("lr") if isinstance(config, dict)
+                                    else None)):
+        return config, keys
+    from jaxtext.errors import Cancelled
 
     quiet = callbacks is None or (isinstance(callbacks, (list, tuple)) and not callbacks)
     finder = lr_find(config, callbacks=[] if quiet else "auto",
@@ -115,13 +113,37 @@ def _with_suggested_lr(config, keys: dict, callbacks: Any):
     return config, {**keys, "lr": finder.suggested}
 
 
-def find_learning_rate(config, settings: dict, sweep: tuple[float, float, int], callbacks: Any):
-    """``jaxtext.lr_find`` after its own keys were taken out: the run's data and model as
-    ``train`` builds them, then the sweep (``jaxtext.training.lr_sweep``). No run folder."""
+def lr_find(config: Config | dict | None = None, *, callbacks: Any = "auto", **keys):
+    """Sweep the learning rate over the run ``train(config, **keys)`` would make; return an
+    ``LRFinderResult`` (``jaxtext.lr_finder``): ``lrs``, ``losses``, ``suggested``.
+
+    Keys as for ``train`` (``lr``, ``out`` and checkpointing are ignored: nothing is saved),
+    plus ``start_lr`` (1e-7), ``end_lr`` (10) and ``steps`` (100). ``callbacks``: 'auto' draws
+    the curve live in a notebook (the ``lr_finder`` view), a progress bar in a terminal. A stop
+    (the Stop button, Ctrl-C) returns the curve so far; before the first step, ``Cancelled``.
+    """
+    import numpy as np
+
     from jaxtext import events as ev
+    from jaxtext.errors import ConfigError
+    from jaxtext.lr_finder import END_LR, START_LR, STEPS, check_sweep, wants_suggested
     from jaxtext.training.session import Session
 
-    start_lr, end_lr, steps = sweep
+    if isinstance(config, Config):
+        settings = dict(keys)
+    elif config is None or isinstance(config, dict):
+        settings, config = {**(config or {}), **keys}, None
+    else:
+        raise ConfigError(f"config must be a dict or jaxtext.Config, not "
+                          f"{type(config).__name__}")
+    start_lr, end_lr, steps = check_sweep(settings.pop("start_lr", START_LR),
+                                          settings.pop("end_lr", END_LR),
+                                          settings.pop("steps", STEPS))
+    if settings.get("resume") or (config is not None and config.resume):
+        raise ConfigError("lr_find starts from a fresh model, not a checkpoint: remove resume "
+                          "(init: RUN_FOLDER sweeps from a run's weights)")
+    if wants_suggested(settings.get("lr")):
+        settings.pop("lr")  # the rate being looked for
     session = Session(resolve_callbacks(callbacks, notebook_view="lr_finder"))
     ending = _lr_find_end
     with session.stop_on_sigint():
@@ -131,8 +153,8 @@ def find_learning_rate(config, settings: dict, sweep: tuple[float, float, int], 
             from jaxtext.config import describe_data
             from jaxtext.data.sources import check_name
             from jaxtext.lr_finder import RULE, LRFinderResult, sweep_rates
-            from jaxtext.starts import resolve_start
-            from jaxtext.training.lr_sweep import sweep as run_sweep
+            from jaxtext.starts import check_start, resolve_start
+            from jaxtext.training.lr_sweep import sweep
 
             cfg, start = resolve_start(config, settings)
             if isinstance(cfg.data, str):
@@ -142,8 +164,6 @@ def find_learning_rate(config, settings: dict, sweep: tuple[float, float, int], 
             raise
         data = _prepare(cfg, session, start.trained.tokenizer if start else None, ending)
         if start is not None:
-            from jaxtext.starts import check_start
-
             try:
                 check_start(start, data)
             except BaseException as err:
@@ -153,14 +173,11 @@ def find_learning_rate(config, settings: dict, sweep: tuple[float, float, int], 
                                     config=cfg.to_dict(), start_lr=start_lr, end_lr=end_lr,
                                     steps=steps, rule=RULE))
         try:
-            curve = run_sweep(cfg, data, session, sweep_rates(start_lr, end_lr, steps),
-                              start.trained.model if start else None)
+            curve = sweep(cfg, data, session, sweep_rates(start_lr, end_lr, steps),
+                          start.trained.model if start else None)
         except BaseException:
-            session.emit(ev.LRFindEnd(status="failed", message="error during the sweep",
-                                      steps=0, suggested=None, elapsed_s=session.elapsed()))
+            session.emit(ending(session, "failed", "error during the sweep"))
             raise
-    import numpy as np
-
     session.emit(ev.LRFindEnd(status=curve.status, message=curve.message,
                               steps=len(curve.lrs), suggested=curve.suggested,
                               elapsed_s=session.elapsed()))

@@ -224,9 +224,11 @@ def cmd_train(args) -> int:
 def _check_settings(settings: dict[str, Any]) -> None:
     """The config keys, checked before JAX loads (``lr: suggested`` is the finder's word)."""
     import jaxtext
+    from jaxtext.lr_finder import wants_suggested
 
+    suggested = wants_suggested(settings.get("lr"))
     jaxtext.Config.from_dict({k: v for k, v in settings.items()
-                              if k not in _SWEEP_KEYS and not (k == "lr" and v == "suggested")})
+                              if k not in _SWEEP_KEYS and not (k == "lr" and suggested)})
 
 
 def cmd_lr_find(args) -> int:

@@ -1,12 +1,12 @@
-"""``jaxtext.lr_find``: a learning-rate range test before training (Smith 2015, fastai's lr_find).
+"""The LR finder's numbers and result: a learning-rate range test (Smith 2015, fastai's lr_find).
 
 The run's model, optimizer and data, exactly as ``jaxtext.train`` would build them, take
 ``steps`` training steps with the rate growing exponentially from ``start_lr`` to ``end_lr``;
 the loss of each step is recorded and smoothed (a debiased exponential moving average), and the
 sweep stops when the smoothed loss passes ``DIVERGE_FACTOR`` times its minimum or a loss is not
 finite. Nothing is saved and nothing carries over to a later run: each sweep starts from the
-run's fresh initialisation. The sweep itself is ``jaxtext.training.lr_sweep``; the numbers here
-are pure numpy.
+run's fresh initialisation. ``jaxtext.lr_find`` (``api.py``) builds the run, the sweep itself
+is ``jaxtext.training.lr_sweep``; the numbers here are pure numpy.
 
     finder = jaxtext.lr_find(model="mlp", data="rotten_tomatoes")
     finder.suggested                  # a float; jaxtext.train(..., lr=finder.suggested)
@@ -73,6 +73,18 @@ def suggest_rate(lrs, smoothed) -> float | None:
     lrs = np.asarray(lrs, dtype=np.float64)
     best = int(np.argmin(np.asarray(smoothed, dtype=np.float64)))
     return float(max(lrs[best] / 10, lrs[0]))
+
+
+def wants_suggested(lr: Any) -> bool:
+    """``lr: suggested`` asks for the finder's rate; any other text is a one-line error."""
+    if not isinstance(lr, str):
+        return False
+    if lr != "suggested":
+        from jaxtext.errors import did_you_mean
+
+        raise ConfigError(f"lr must be a number or 'suggested' (the LR finder's rate), not "
+                          f"{shown(lr)}{did_you_mean(lr, ['suggested'])}")
+    return True
 
 
 def check_sweep(start_lr: Any, end_lr: Any, steps: Any) -> tuple[float, float, int]:
@@ -153,34 +165,3 @@ class LRFinderResult:
         head = f"LRFinderResult({cfg.model} on {cfg.to_dict()['data']})" if cfg is not None \
             else "LRFinderResult"
         return f"{head}: {self.summary()}\n{self.rule}"
-
-
-def lr_find(config=None, /, *, callbacks: Any = "auto", **keys) -> LRFinderResult:
-    """Sweep the learning rate over the run ``jaxtext.train(config, **keys)`` would train and
-    return an ``LRFinderResult`` (see the module docstring).
-
-    Keys as for ``jaxtext.train`` (``lr``, ``out`` and checkpointing are ignored: nothing is
-    saved), plus ``start_lr`` (1e-7), ``end_lr`` (10) and ``steps`` (100). ``callbacks``:
-    'auto' draws the curve live in a notebook (the ``lr_finder`` view) and a progress bar in a
-    terminal. A stop (the Stop button, Ctrl-C) returns the curve so far; before the first step
-    it raises ``Cancelled``.
-    """
-    from jaxtext.config import Config
-
-    if isinstance(config, Config):
-        settings = dict(keys)
-    elif config is None or isinstance(config, dict):
-        settings, config = {**(config or {}), **keys}, None
-    else:
-        raise ConfigError(f"config must be a dict or jaxtext.Config, not "
-                          f"{type(config).__name__}")
-    sweep = check_sweep(settings.pop("start_lr", START_LR), settings.pop("end_lr", END_LR),
-                        settings.pop("steps", STEPS))
-    if settings.get("resume") or (config is not None and config.resume):
-        raise ConfigError("lr_find starts from a fresh model, not a checkpoint: remove resume "
-                          "(init: RUN_FOLDER sweeps from a run's weights)")
-    if settings.get("lr") == "suggested":
-        settings.pop("lr")  # the rate being looked for
-    from jaxtext.api import find_learning_rate
-
-    return find_learning_rate(config, settings, sweep, callbacks)

@@ -6,9 +6,11 @@
 reports or language-model samples, and a Stop button; when the run ends it leaves a static
 summary. ``run_summary_html(run)`` gives the same summary for a finished ``Run``. The chart
 builders (``jaxtext.widgets.charts``) are pure ``history -> alt.Chart`` functions.
+``LRFinderChart`` draws ``jaxtext.lr_find``'s loss-vs-rate curve live (``lr_chart.py``).
 """
 
 from .dashboard import Dashboard
+from .lr_finder import LRFinderChart
 from .summary import run_summary_html
 
-__all__ = ["Dashboard", "run_summary_html"]
+__all__ = ["Dashboard", "LRFinderChart", "run_summary_html"]

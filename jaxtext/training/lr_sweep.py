@@ -54,18 +54,18 @@ class SweepCurve:
 
 def sweep_batches(data, steps: int, num_devices: int) -> list:
     """The training batches the run would see first (epoch after epoch if one is too short),
-    ``steps`` of them, classification batches padded to the widest one: one shape."""
-    out, epoch = [], 0
+    ``steps`` of them; classification batches padded to the epoch's widest: one shape for
+    every sweep of this data, however long."""
+    out, epoch, width = [], 0, 0
     while len(out) < steps:
         batches = data.batches("train", epoch=epoch, shuffle=True, pad_to_multiple=num_devices)
         if not batches:
             break
+        if epoch == 0 and isinstance(batches[0], Batch):
+            width = max(b.tokens.shape[1] for b in batches)
         out.extend(batches[:steps - len(out)])
         epoch += 1
-    if out and isinstance(out[0], Batch):
-        width = max(b.tokens.shape[1] for b in out)
-        out = [pad_width(b, width) for b in out]
-    return out
+    return [pad_width(b, width) for b in out] if width else out
 
 
 def pad_width(batch: Batch, width: int) -> Batch:
@@ -83,7 +83,7 @@ def sweep(config, data, session: Session, rates: np.ndarray, start_model=None) -
     dp = DataParallel()
     model = start_model if start_model is not None else init_model_state(config, data.dims)
     # The compiled step depends on the optimizer's kind and knobs, not on rates or schedules.
-    spec = dataclasses.replace(OptimizerSpec.from_config(config, 1), lr=float(rates[0]),
+    spec = dataclasses.replace(OptimizerSpec.from_config(config, 1), lr=1.0,
                                schedule="constant", warmup_steps=0)
     tx = swept_optimizer(spec)
     step = lr_sweep_step_fn(model, tx, config.task, spec)
