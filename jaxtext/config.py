@@ -41,7 +41,7 @@ class Config:
     lowercase: bool = True  # lowercase text before word/bpe tokenization
     epochs: int = 3  # passes over the training split
     batch_size: int = 64  # examples per step (across all devices)
-    lr: float = 2e-3  # peak learning rate
+    lr: float = 2e-3  # peak learning rate ("suggested" in train: the LR finder's rate)
     optimizer: str = "adamw"  # "adamw", "adam" or "sgd"
     weight_decay: float = 0.01  # decoupled weight decay (adamw) / L2 (sgd)
     schedule: str = "cosine"  # "cosine", "linear" or "constant" decay after warmup
