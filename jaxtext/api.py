@@ -119,7 +119,8 @@ def lr_find(config: Config | dict | None = None, *, callbacks: Any = "auto", **k
 
     Keys as for ``train`` (``lr``, ``out`` and checkpointing are ignored: nothing is saved),
     plus ``start_lr`` (1e-7), ``end_lr`` (10) and ``steps`` (100). ``callbacks``: 'auto' draws
-    the curve live in a notebook (the ``lr_finder`` view), a progress bar in a terminal. A stop
+    the curve live in a notebook (the ``lr_finder`` view; 'dashboard' means it here too), a
+    progress bar in a terminal. A stop
     (the Stop button, Ctrl-C) returns the curve so far; before the first step, ``Cancelled``.
     """
     import numpy as np
@@ -144,7 +145,7 @@ def lr_find(config: Config | dict | None = None, *, callbacks: Any = "auto", **k
                           "(init: RUN_FOLDER sweeps from a run's weights)")
     if wants_suggested(settings.get("lr")):
         settings.pop("lr")  # the rate being looked for
-    session = Session(resolve_callbacks(callbacks, notebook_view="lr_finder"))
+    session = Session(finder_views(callbacks))
     ending = _lr_find_end
     with session.stop_on_sigint():
         session.phase("data", "loading JAX, Flax and datasets")
@@ -187,6 +188,14 @@ def lr_find(config: Config | dict | None = None, *, callbacks: Any = "auto", **k
         message=curve.message, config=cfg, start_lr=start_lr, end_lr=end_lr, steps=steps,
         timing={"compile_s": curve.compile_s, "steps_s": curve.steps_s,
                 "steps_run": curve.dispatched, "total_s": session.elapsed()})
+
+
+def finder_views(callbacks: Any) -> list:
+    """``resolve_callbacks`` for a sweep: 'auto' and 'dashboard' (which draws training, not a
+    sweep) mean the ``lr_finder`` chart in a notebook."""
+    if isinstance(callbacks, (list, tuple)):
+        callbacks = ["lr_finder" if cb == "dashboard" else cb for cb in callbacks]
+    return resolve_callbacks(callbacks, notebook_view="lr_finder")
 
 
 def _lr_find_end(session, status: str, message: str):

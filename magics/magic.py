@@ -117,11 +117,8 @@ class JaxtextMagics(Magics):
             raise UsageError(str(err)) from None
         name = command.name
         config = {k: v for k, v in command.config.items() if k != "name"}
-        views = self._views(command.callbacks)
-        if isinstance(views, list):  # the dashboard draws training; the finder has its chart
-            views = ["lr_finder" if v == "dashboard" else v for v in views]
-        try:
-            finder = jaxtext.lr_find(config, callbacks=views)
+        try:  # a configured 'dashboard' view becomes the finder's chart
+            finder = jaxtext.lr_find(config, callbacks=self._views(command.callbacks))
         except JaxtextError as err:
             raise UsageError(str(err)) from None
         except KeyboardInterrupt:

@@ -17,6 +17,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import jaxtext
 from jaxtext import events as ev
+from jaxtext.api import finder_views
 from jaxtext.lr_finder import (
     DIVERGE_FACTOR,
     RULE,
@@ -161,6 +162,22 @@ def test_events_tell_the_whole_sweep(swept):
         assert ev.event_from_dict(json.loads(json.dumps(ev.event_to_dict(event)))) == event
 
 
+def test_terminal_progress_shows_the_sweep_and_the_suggestion(swept):
+    import io
+
+    from jaxtext.callbacks import TerminalProgress
+
+    finder, rec = swept
+    out = io.StringIO()
+    view = TerminalProgress(file=out)
+    for event in rec.events:
+        view(event)
+    text = out.getvalue()
+    assert "LR finder: mlp on rotten_tomatoes, lr 1e-05 -> 100 over at most 40 steps" in text
+    assert f"LR finder diverged after {len(finder.lrs)} steps" in text
+    assert text.rstrip().endswith(f"suggested lr {finder.suggested:.3g}")
+
+
 def test_result_views(swept):
     finder, _ = swept
     frame = finder.frame()
@@ -241,6 +258,10 @@ def test_chart_view_draws_live_and_leaves_a_static_copy(swept):
     assert view.svg.count("<svg") == 1 and view.svg in view.static_html
     assert f"suggested lr <b>{finder.suggested:.3g}</b>" in view.static_html
     assert "lr_finder" in {row["name"] for row in jaxtext.list_plugins(["callbacks"])}
+    # the training dashboard, asked for by name (e.g. configured in the magics), means this view
+    views = finder_views(["dashboard", "progress"])
+    assert [type(v).__name__ for v in views] == ["LRFinderChart", "TerminalProgress"]
+    assert [type(v).__name__ for v in finder_views("auto")] == ["TerminalProgress"]  # no kernel
 
 
 # -- the magics and the CLI --------------------------------------------------------------
