@@ -351,3 +351,52 @@ def test_cli_mistakes_are_one_line(args, message):
     out = _cli("lr-find", *args)
     assert out.returncode == 2 and out.stderr.startswith(message)
     assert len(out.stderr.strip().splitlines()) == 1 and out.stdout == ""
+
+
+def test_chart_views_stop_button_ends_the_sweep():
+    from jaxtext.widgets import LRFinderChart
+    from jaxtext.widgets.lr_finder import STOP_REASON
+
+    view = LRFinderChart(display=False)
+
+    def click_at_step_6(event):
+        if isinstance(event, ev.LRFindStep) and event.step == 6:
+            view.w["stop"].click()
+
+    finder = jaxtext.lr_find(SMALL, callbacks=[view, click_at_step_6], **SWEEP)
+    assert finder.status == "interrupted" and finder.message == STOP_REASON
+    assert 6 <= len(finder.lrs) <= 6 + IN_FLIGHT + 1
+    assert "interrupted" in view.static_html and view.svg in view.static_html
+
+
+@pytest.mark.slow  # starts a kernel
+def test_magic_in_a_real_kernel_draws_the_chart_and_leaves_it():
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        shown, out = [], []
+
+        def collect(msg):
+            kind, content = msg["msg_type"], msg["content"]
+            if kind in ("display_data", "update_display_data"):
+                shown.append(content["data"])
+            elif kind == "stream":
+                out.append(content["text"])
+            elif kind == "error":
+                out.append("\n".join(content["traceback"]))
+
+        kc.execute_interactive("%load_ext jaxtext", timeout=120, output_hook=collect)
+        kc.execute_interactive(f"%%lr_find finder --steps 40 --start-lr 1e-5 --end-lr 100\n{BODY}",
+                               timeout=600, output_hook=collect)
+        kc.execute_interactive("print('SUGGESTED', repr(finder.suggested))", timeout=60,
+                               output_hook=collect)
+        text = "".join(out)
+        assert "SUGGESTED" in text, text
+        suggested = float(text.split("SUGGESTED")[1].split()[0])
+        assert any("application/vnd.jupyter.widget-view+json" in d for d in shown)  # live
+        final = shown[-1].get("text/html", "")  # the widget replaced by a static copy
+        assert f"suggested lr <b>{suggested:.3g}</b>" in final and "<svg" in final
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
