@@ -197,6 +197,15 @@ def test_each_sweep_starts_fresh_and_leaves_training_alone(swept, tmp_path, monk
     assert list(tmp_path.iterdir()) == []
 
 
+def test_sweep_from_a_runs_weights_leaves_the_run_intact():
+    run = jaxtext.train(SMALL, callbacks=[])
+    before = run.predict(["a fine film"])
+    finder = jaxtext.lr_find(init=run, steps=8, callbacks=[])  # the run's config and weights
+    assert finder.config.model == "mlp" and len(finder.lrs) == 8
+    assert finder.losses[0] < 0.69  # it starts from trained weights, not a fresh model
+    assert run.predict(["a fine film"]).equals(before)  # the donated step got a copy
+
+
 @pytest.mark.slow
 def test_training_after_a_sweep_is_unchanged():
     before = jaxtext.train(SMALL, callbacks=[])

@@ -81,7 +81,11 @@ def sweep(config, data, session: Session, rates: np.ndarray, start_model=None) -
     """Train ``len(rates)`` steps at those rates from a fresh model (or ``start_model``),
     emitting ``LRFindStep`` per step; stops early on divergence or a stop request."""
     dp = DataParallel()
-    model = start_model if start_model is not None else init_model_state(config, data.dims)
+    if start_model is not None:  # a run's weights (init): the donating step must not eat them
+        model = start_model._replace(params=jax.tree.map(jnp.copy, start_model.params),
+                                     rest=jax.tree.map(jnp.copy, start_model.rest))
+    else:
+        model = init_model_state(config, data.dims)
     # The compiled step depends on the optimizer's kind and knobs, not on rates or schedules.
     spec = dataclasses.replace(OptimizerSpec.from_config(config, 1), lr=1.0,
                                schedule="constant", warmup_steps=0)
