@@ -230,3 +230,14 @@ def test_ctrl_c_stops_the_sweep_like_training():
     finder = jaxtext.lr_find(SMALL, callbacks=[Recorder(sigint_at=5)], **SWEEP)
     assert finder.status == "interrupted" and 5 <= len(finder.lrs) <= 5 + IN_FLIGHT + 1
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_language_models_sweep_too():
+    finder = jaxtext.lr_find(task="lm", model="lstm", tokenizer="char", data="rotten_tomatoes",
+                             limit=300, max_len=32, batch_size=16, callbacks=[], **SWEEP)
+    assert finder.status == "diverged" and np.isfinite(finder.losses).all()
+    assert finder.losses[0] > 3  # next-character entropy of a fresh model: ~ln(vocabulary)
+    assert SWEEP["start_lr"] <= finder.suggested < finder.lrs[-1]
+    lm_steps = [fn._cache_size() for key, fn in compiled_steps._CACHE.items()
+                if key[0] == "lr_sweep" and key[3] == "lm"]
+    assert lm_steps == [1]
