@@ -7,6 +7,7 @@ Public API (everything else is private):
     run = jaxtext.load("runs/clf")
     run.summary(); run.top_losses(10); jaxtext.compare(run, "runs/other", by="epoch")
     run.export("exports/clf"); jaxtext.load_exported("exports/clf").predict(["great"])
+    finder = jaxtext.lr_find(model="lstm", data="imdb"); finder.suggested   # or lr="suggested"
 
 Plugins register with ``register_model`` / ``register_dataset`` / ``register_tokenizer`` /
 ``register_callback`` or through entry points of the same group names.
@@ -61,6 +62,7 @@ __all__ = [
     "list_plugins",
     "load",
     "load_exported",
+    "lr_find",
     "protocols",
     "register_callback",
     "register_dataset",
@@ -99,6 +101,14 @@ def load_exported(path):
     from jaxtext.exported import load_exported as _load_exported
 
     return _load_exported(path)
+
+
+def lr_find(config=None, /, *, callbacks="auto", **keys):
+    """Sweep the learning rate over this run's first steps; returns an ``LRFinderResult`` with
+    ``lrs``, ``losses`` and the ``suggested`` rate (see ``jaxtext.api.lr_find``)."""
+    from jaxtext.api import lr_find as _lr_find
+
+    return _lr_find(config, callbacks=callbacks, **keys)
 
 
 def __getattr__(name):

@@ -62,6 +62,10 @@ class Callback:
     def on_phase(self, event: ev.Phase) -> None: ...
     def on_interrupt(self, event: ev.Interrupt) -> None: ...
     def on_train_end(self, event: ev.TrainEnd) -> None: ...
+    # the learning-rate finder (``jaxtext.lr_find``)
+    def on_lr_find_begin(self, event: ev.LRFindBegin) -> None: ...
+    def on_lr_find_step(self, event: ev.LRFindStep) -> None: ...
+    def on_lr_find_end(self, event: ev.LRFindEnd) -> None: ...
 
 
 _HANDLERS = {
@@ -73,6 +77,9 @@ _HANDLERS = {
     ev.Phase: "on_phase",
     ev.Interrupt: "on_interrupt",
     ev.TrainEnd: "on_train_end",
+    ev.LRFindBegin: "on_lr_find_begin",
+    ev.LRFindStep: "on_lr_find_step",
+    ev.LRFindEnd: "on_lr_find_end",
 }
 
 
@@ -150,6 +157,32 @@ class TerminalProgress(Callback):
             print(f"test{self._sample_note('test')}: {test}", file=self.file)
         print(f"{event.status} in {_fmt_time(event.elapsed_s)} ({event.step} steps)"
               + (f": {event.message}" if event.message else ""), file=self.file)
+
+    def on_lr_find_begin(self, event: ev.LRFindBegin) -> None:
+        from tqdm.auto import tqdm
+
+        print(f"LR finder: {event.model} on {event.data}, lr {event.start_lr:g} -> "
+              f"{event.end_lr:g} over at most {event.steps} steps", file=self.file)
+        self.bar = tqdm(total=event.steps, file=self.file, unit="step", dynamic_ncols=True,
+                        mininterval=0.5, leave=False)
+
+    def on_lr_find_step(self, event: ev.LRFindStep) -> None:
+        if self.bar is not None:
+            self.bar.update(event.step - self.bar.n)
+            self.bar.set_postfix({"lr": f"{event.lr:.2e}", "loss": f"{event.smoothed:.4f}"},
+                                 refresh=False)
+
+    def on_lr_find_end(self, event: ev.LRFindEnd) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        elif event.status in ("failed", "cancelled"):
+            return  # the error the caller gets says why
+        found = (f"suggested lr {event.suggested:.3g}" if event.suggested is not None
+                 else "no rate suggested")
+        print(f"LR finder {event.status} after {event.steps} steps"
+              + (f" ({event.message})" if event.message else "") + f": {found}",
+              file=self.file)
 
     def _write(self, text: str) -> None:
         if self.bar is not None:

@@ -1,5 +1,5 @@
-"""``python -m jaxtext``: train, predict, generate, summarize, compare, export, serve, launch
-and list from the shell.
+"""``python -m jaxtext``: train, find a learning rate, predict, generate, summarize, compare,
+export, serve, launch and list from the shell.
 
 Thin over the Python API: every flag maps to a config key of ``jaxtext.train``.
 Mistakes print one line (``error: ...``) and exit with status 2.
@@ -38,11 +38,34 @@ common settings:
 
 settings: any config key as --key VALUE or --set key=VALUE, model keys included, e.g.
   --model lstm --epochs 2 --lr 3e-3 --max-len 128 --set hidden=128
+  --lr suggested runs the LR finder first and trains with its rate (see `lr-find --help`)
   see `python -m jaxtext help` (core keys) and `python -m jaxtext help MODEL` (a model's keys).
   Values are YAML 1.2 scalars, read exactly as in a %%train body; later settings win, and
   every setting overrides the --config file.
 """
+LR_FIND_HELP = """\
+usage: python -m jaxtext lr-find [--config FILE] [--json FILE] [--quiet] [SETTING ...]
+
+Sweep the learning rate over the first steps of the run `train` would make with the same
+settings (fresh model, same data and seed; nothing is saved), print the loss curve as a table
+and the suggested rate (one tenth of the rate where the smoothed loss was lowest).
+
+options:
+  --config FILE   YAML file of config keys, as for `train`
+  --json FILE     write lrs, losses, smoothed, suggested and timing to this JSON file
+  --quiet         no progress bar
+  -h, --help      show this help
+
+the sweep:
+  --start-lr LR   first rate (default 1e-7)
+  --end-lr LR     last rate (default 10)
+  --steps N       most steps (default 100; it stops once the smoothed loss passes 4x its
+                  minimum)
+
+settings: every `train` setting (--model lstm --data imdb --batch-size 32 ...).
+"""
 _TRAIN_OPTIONS = {"--config": "train.yaml", "--json": "metrics.json"}
+_SWEEP_KEYS = ("start_lr", "end_lr", "steps")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("train", add_help=False,
                    help="train a model and print test metrics (train --help: its options)")
+    sub.add_parser("lr-find", add_help=False,
+                   help="sweep the learning rate and suggest one (lr-find --help: its options)")
 
     predict = sub.add_parser("predict", help="classify texts with a saved run")
     predict.add_argument("run_dir")
@@ -108,14 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_train_args(tokens: list[str]) -> argparse.Namespace:
+def parse_train_args(tokens: list[str], command: str = "train") -> argparse.Namespace:
     """``train``'s tokens -> its CLI-only options plus every other token, in order, as settings.
 
     argparse would read ``--lr -1e-3`` as two options and lose the order of
     ``--epochs 2 --set epochs=3``, so the settings go whole to ``jaxtext.settings.parse_tokens``.
     A token after ``--key`` is that key's value (as ``parse_tokens`` reads it), never an option.
     """
-    args = argparse.Namespace(command="train", config=None, json=None, quiet=False,
+    args = argparse.Namespace(command=command, config=None, json=None, quiet=False,
                               help=False, settings=[])
     i = 0
     while i < len(tokens):
@@ -186,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["launch"]:
             return cmd_launch(argv[1:])
-        if argv[:1] == ["train"]:
-            args = parse_train_args(argv[1:])
+        if argv[:1] in (["train"], ["lr-find"]):
+            args = parse_train_args(argv[1:], argv[0])
             if args.help:
-                print(TRAIN_HELP, end="")
+                print(TRAIN_HELP if argv[0] == "train" else LR_FIND_HELP, end="")
                 return 0
         else:
             args = build_parser().parse_args(argv)
@@ -210,7 +235,7 @@ def cmd_train(args) -> int:
     from jaxtext.training.distributed import is_main_process
 
     settings = train_config(args)
-    jaxtext.Config.from_dict(settings)  # mistakes fail before JAX loads
+    _check_settings(settings)  # mistakes fail before JAX loads
     config = settings  # a dict: `init` / `resume` build on the keys given here, not defaults
     if args.json:
         _check_writable_file(Path(args.json))
@@ -239,6 +264,42 @@ def cmd_launch(tokens: list[str]) -> int:
 
     processes, port, command = parse_launch_args(tokens)
     return launch(command, processes, port)
+
+
+def _check_settings(settings: dict[str, Any]) -> None:
+    """The config keys, checked before JAX loads (``lr: suggested`` is the finder's word)."""
+    import jaxtext
+    from jaxtext.lr_finder import wants_suggested
+
+    suggested = wants_suggested(settings.get("lr"))
+    jaxtext.Config.from_dict({k: v for k, v in settings.items()
+                              if k not in _SWEEP_KEYS and not (k == "lr" and suggested)})
+
+
+def cmd_lr_find(args) -> int:
+    import jaxtext
+    from jaxtext.lr_finder import END_LR, START_LR, STEPS, check_sweep
+
+    settings = train_config(args)
+    check_sweep(settings.get("start_lr", START_LR), settings.get("end_lr", END_LR),
+                settings.get("steps", STEPS))
+    _check_settings(settings)
+    if args.json:
+        _check_writable_file(Path(args.json))
+    finder = jaxtext.lr_find(settings, callbacks=[] if args.quiet else ["progress"])
+    print(finder.table())
+    print(f"\n{finder.summary()}\n{finder.rule}")
+    if args.json:
+        report = {"lrs": finder.lrs.tolist(), "losses": finder.losses.tolist(),
+                  "smoothed": finder.smoothed.tolist(), "suggested": finder.suggested,
+                  "status": finder.status, "message": finder.message, "rule": finder.rule,
+                  "timing": finder.timing, "config": finder.config.to_dict()}
+        Path(args.json).write_text(json.dumps(report, indent=1, default=str) + "\n")
+    if finder.suggested is None:
+        print(f"error: no rate suggested ({finder.message}); try a lower start_lr",
+              file=sys.stderr)
+        return 2
+    return 0
 
 
 def _check_writable_file(path: Path) -> None:
@@ -354,9 +415,9 @@ def cmd_help(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "predict": cmd_predict, "generate": cmd_generate,
-            "summary": cmd_summary, "compare": cmd_compare, "export": cmd_export,
-            "serve": cmd_serve, "list": cmd_list, "help": cmd_help}
+COMMANDS = {"train": cmd_train, "lr-find": cmd_lr_find, "predict": cmd_predict,
+            "generate": cmd_generate, "summary": cmd_summary, "compare": cmd_compare,
+            "export": cmd_export, "serve": cmd_serve, "list": cmd_list, "help": cmd_help}
 
 if __name__ == "__main__":
     sys.exit(main())

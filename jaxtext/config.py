@@ -47,7 +47,7 @@ class Config:
     batch_size: int = 64  # examples per step (across all devices)
     accumulate: int = 1  # sum gradients of this many batches per update (batch_size x N per step)
     precision: str = "auto"  # "f32", "bf16" (f32 weights, bf16 compute) or "auto" (bf16 on GPU/TPU)
-    lr: float = 2e-3  # peak learning rate
+    lr: float = 2e-3  # peak learning rate ("suggested" in train: the LR finder's rate)
     optimizer: str = "adamw"  # "adamw", "adam" or "sgd"
     weight_decay: float = 0.01  # decoupled weight decay (adamw) / L2 (sgd)
     schedule: str = "cosine"  # "cosine", "linear" or "constant" decay after warmup

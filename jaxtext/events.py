@@ -121,11 +121,45 @@ class TrainEnd:
     timing: dict[str, float] = field(default_factory=dict)
 
 
-Event = TrainBegin | StepLog | EvalResult | EpochEnd | Samples | Phase | Interrupt | TrainEnd
+# The learning-rate finder (``jaxtext.lr_find``) emits these, with ``Phase`` while it prepares
+# the data and compiles; a view of the sweep needs nothing else.
+
+
+@dataclass(frozen=True)
+class LRFindBegin:
+    model: str
+    data: str
+    config: dict[str, Any]
+    start_lr: float
+    end_lr: float
+    steps: int  # the most steps the sweep takes (it stops early when the loss diverges)
+    rule: str  # how the suggested rate will be chosen, in one sentence
+
+
+@dataclass(frozen=True)
+class LRFindStep:
+    step: int  # 1-based
+    lr: float
+    loss: float  # this step's training loss
+    smoothed: float  # debiased exponential moving average of the losses so far
+
+
+@dataclass(frozen=True)
+class LRFindEnd:
+    status: str  # "completed", "diverged", "interrupted", "failed" or "cancelled"
+    message: str
+    steps: int  # steps recorded
+    suggested: float | None  # None when no rate could be suggested (no finite loss)
+    elapsed_s: float = 0.0
+
+
+Event = (TrainBegin | StepLog | EvalResult | EpochEnd | Samples | Phase | Interrupt | TrainEnd
+         | LRFindBegin | LRFindStep | LRFindEnd)
 
 
 EVENT_TYPES = {cls.__name__: cls for cls in
-               (TrainBegin, StepLog, EvalResult, EpochEnd, Samples, Phase, Interrupt, TrainEnd)}
+               (TrainBegin, StepLog, EvalResult, EpochEnd, Samples, Phase, Interrupt, TrainEnd,
+                LRFindBegin, LRFindStep, LRFindEnd)}
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import jaxtext
 from jaxtext import JaxtextError, TrainingError, settings
 
 from . import reports
-from .parsing import CompareCommand, PredictCommand, TrainCommand, find_run
+from .parsing import LR_FIND_USAGE, CompareCommand, PredictCommand, TrainCommand, find_run
 
 _GENERATE_OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "num_samples", "seed")
 _SUBCOMMANDS = ("list", "runs", "summary", "compare", "help", "export")
@@ -42,7 +42,8 @@ def _callback_list(views):
 
 @magics_class
 class JaxtextMagics(Magics):
-    """``%%train``, ``%train``, ``%%generate``, ``%predict`` / ``%%predict`` and ``%jaxtext``."""
+    """``%%train``, ``%train``, ``%%lr_find``, ``%lr_find``, ``%%generate``, ``%predict`` /
+    ``%%predict`` and ``%jaxtext``."""
 
     callbacks = Union(
         [Unicode(), List(Unicode())],
@@ -99,6 +100,34 @@ class JaxtextMagics(Magics):
             raise UsageError(f"interrupted; `{name}` is unchanged") from None
         self._bind(name, run)
         print(reports.summary_line(name, run))
+
+    @no_var_expand
+    @line_cell_magic
+    def lr_find(self, line: str, cell: str | None = None):
+        """Sweep the learning rate for the run `%%train` would make; bind the result to NAME.
+
+        %%lr_find NAME [--steps 100 --start-lr 1e-7 --end-lr 10 | other %%train flags]
+        model: lstm            # the same body as %%train (its lr is not used)
+
+        Draws loss against learning rate while it runs. Then `lr: $NAME.suggested` in a
+        %%train body trains with the suggested rate (or `lr: suggested` does both at once).
+        Stopping keeps the curve so far.
+        """
+        try:
+            command = TrainCommand.parse(line, cell or "", self._variables(), self.defaults,
+                                         usage=LR_FIND_USAGE)
+        except JaxtextError as err:
+            raise UsageError(str(err)) from None
+        name = command.name
+        config = {k: v for k, v in command.config.items() if k != "name"}
+        try:  # a configured 'dashboard' view becomes the finder's chart
+            finder = jaxtext.lr_find(config, callbacks=self._views(command.callbacks))
+        except JaxtextError as err:
+            raise UsageError(str(err)) from None
+        except KeyboardInterrupt:
+            raise UsageError(f"interrupted; `{name}` is unchanged") from None
+        self.shell.user_ns[name] = finder
+        print(f"{name}: {finder.summary()}\n{finder.rule}; train with it: `lr: ${name}.suggested`")
 
     def _views(self, requested):
         """The ``callbacks=`` argument: the cell's own choice wins over the configured default.

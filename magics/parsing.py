@@ -13,7 +13,8 @@ Grammar of ``%%train`` / ``%train``:
   ``1:30`` stay text), later settings win, line over body over ``JaxtextMagics.defaults``,
   a key twice in the body is refused.
 * A value that is exactly ``$name`` is the object bound to ``name`` in the user namespace
-  (a DataFrame, a list of texts, a number...).
+  (a DataFrame, a list of texts, a number...); ``$name.attr`` is that object's attribute
+  (``lr: $finder.suggested``).
 * ``callbacks`` is the ``callbacks=`` argument of ``jaxtext.train``, not a config key.
 """
 
@@ -29,20 +30,30 @@ from typing import Any
 from jaxtext import ConfigError, settings
 
 TRAIN_USAGE = "usage: %%train NAME [--key VALUE ...] (cell body: YAML 'key: value' lines)"
-_VARIABLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+LR_FIND_USAGE = ("usage: %%lr_find NAME [--steps N --start-lr LR --end-lr LR --key VALUE ...] "
+                 "(cell body: the %%train body)")
+_VARIABLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)$")
 
 
 def resolve_variables(values: dict[str, Any], user_ns: Mapping[str, Any]) -> dict[str, Any]:
-    """Replace every value that is exactly ``$name`` by ``user_ns[name]``."""
+    """Replace every value that is exactly ``$name`` (or ``$name.attr``) by ``user_ns[name]``
+    (or its attribute)."""
     out = {}
     for key, value in values.items():
         match = _VARIABLE.match(value) if isinstance(value, str) else None
         if match:
-            var = match.group(1)
+            var, attrs = match.group(1), match.group(2)
             if var not in user_ns:
                 hint = settings.did_you_mean(var, [n for n in user_ns if not n.startswith("_")])
                 raise ConfigError(f"{key}: ${var} names no variable in the notebook{hint}")
             value = user_ns[var]
+            for attr in attrs.split(".")[1:]:
+                if not hasattr(value, attr):
+                    public = [a for a in dir(value) if not a.startswith("_")]
+                    hint = settings.did_you_mean(attr, public)
+                    raise ConfigError(f"{key}: ${var} (a {type(value).__name__}) has no "
+                                      f"attribute {attr!r}{hint}")
+                value = getattr(value, attr)
         out[key] = value
     return out
 
@@ -65,7 +76,8 @@ def split_line(line: str) -> list[str]:
 
 @dataclass(frozen=True)
 class TrainCommand:
-    """What one ``%%train`` / ``%train`` asks for: ``jaxtext.train(config, callbacks=...)``."""
+    """What one ``%%train`` / ``%train`` asks for: ``jaxtext.train(config, callbacks=...)``
+    (and ``%%lr_find``, the same body and flags, for ``jaxtext.lr_find``)."""
 
     name: str  # the variable the run is bound to
     config: dict[str, Any]  # defaults < body < line, ``$var`` resolved; jaxtext.train validates
@@ -78,6 +90,7 @@ class TrainCommand:
         body: str = "",
         user_ns: Mapping[str, Any] | None = None,
         defaults: Mapping[str, Any] | None = None,
+        usage: str = TRAIN_USAGE,
     ) -> TrainCommand:
         """Parse the magic line and YAML body; raises ConfigError on any mistake.
 
@@ -85,7 +98,7 @@ class TrainCommand:
         {'model': 'lstm', 'epochs': 1, 'name': 'clf'}
         """
         tokens = split_line(line)
-        name = check_name(tokens[0] if tokens else None, TRAIN_USAGE)
+        name = check_name(tokens[0] if tokens else None, usage)
         merged = settings.merge_settings(
             defaults,
             settings.parse_yaml_settings(body or "", first_line=2),

@@ -28,6 +28,10 @@ jaxtext magics (%load_ext jaxtext)
       line settings override the body: --epochs 1, --max-len 128, --set hidden=64, lr=3e-3
       $var uses a notebook variable:   data: $df   (a DataFrame, Dataset or list)
       --callbacks progress,json         views for this run (default: %config JaxtextMagics.callbacks)
+      lr: suggested                     run the LR finder first and train with its rate
+  %%lr_find NAME [--steps 100 --start-lr 1e-7 --end-lr 10]
+                                     the %%train body; sweeps the learning rate, draws loss vs
+                                     rate, the result -> NAME (then lr: $NAME.suggested)
   %%generate NAME [--max-new-tokens N --temperature T --top-k K --top-p P --num-samples S --seed S]
                                      cell body: the prompt; prints run.generate(prompt, ...)
   %predict NAME some text            run.predict([text]) as a table (%predict NAME $texts,

@@ -655,7 +655,7 @@ CLI = [
     (["train", "--config"], r"--config needs a value"),
     (["train", "--config", "{root}/missing.yaml"], r"config file .* not found"),
     (["train", "--lr", ".nan"], r"lr must be a finite number"),
-    (["train", "--lr", "nan"], r"config key 'lr' must be float, got 'nan' \(str\)"),
+    (["train", "--lr", "nan"], r"lr must be a number or 'suggested' \(the LR finder's rate\), not 'nan'"),
     (["train", "--model", "lstn"], r"unknown model 'lstn' \(did you mean 'lstm'\?\)"),
     (["train", "--data", "nosuch", "--quiet"], r"unknown dataset 'nosuch'"),
     (["train", "--callbacks", "x"], r"unknown config key 'callbacks'"),

@@ -8,10 +8,12 @@ summary. ``run_summary_html(run)`` gives the same summary for a finished ``Run``
 builders (``jaxtext.widgets.charts``) are pure ``history -> alt.Chart`` functions.
 ``comparison_chart(jaxtext.compare(...))`` is the Altair chart of compared runs, and
 ``comparison_html`` their notebook view (the ``jaxtext.views`` entry point ``comparison``).
+``LRFinderChart`` draws ``jaxtext.lr_find``'s loss-vs-rate curve live (``lr_chart.py``).
 """
 
 from .compare import comparison_chart, comparison_html
 from .dashboard import Dashboard
+from .lr_finder import LRFinderChart
 from .summary import run_summary_html
 
-__all__ = ["Dashboard", "comparison_chart", "comparison_html", "run_summary_html"]
+__all__ = ["Dashboard", "LRFinderChart", "comparison_chart", "comparison_html", "run_summary_html"]

@@ -44,13 +44,14 @@ def learning_rate_schedule(spec: OptimizerSpec) -> optax.Schedule:
     return optax.join_schedules([optax.linear_schedule(0.0, spec.lr, warmup), decay], [warmup])
 
 
-def make_optimizer(spec: OptimizerSpec) -> optax.GradientTransformation:
+def make_optimizer(spec: OptimizerSpec, learning_rate=None) -> optax.GradientTransformation:
     """Clipping + the chosen optimizer, skipping any update whose gradients are not finite.
 
     A skipped step leaves the weights and the optimizer state as they were; the trainer reads
     the ``total_notfinite`` counter to stop with a clear error, keeping the last good weights.
+    ``learning_rate`` (a number, traced or not) replaces the spec's schedule.
     """
-    lr = learning_rate_schedule(spec)
+    lr = learning_rate_schedule(spec) if learning_rate is None else learning_rate
     if spec.name == "adamw":
         opt = optax.adamw(lr, weight_decay=spec.weight_decay)
     elif spec.name == "adam":
@@ -60,6 +61,14 @@ def make_optimizer(spec: OptimizerSpec) -> optax.GradientTransformation:
     if spec.grad_clip > 0:
         opt = optax.chain(optax.clip_by_global_norm(spec.grad_clip), opt)
     return skip_if_not_finite(opt)
+
+
+def swept_optimizer(spec: OptimizerSpec) -> optax.GradientTransformation:
+    """The run's optimizer with its learning rate a hyperparameter held in the state
+    (``optax.inject_hyperparams``), so the LR finder sets a new rate each step without a
+    recompile: ``state.hyperparams["learning_rate"]``."""
+    return optax.inject_hyperparams(
+        lambda learning_rate: make_optimizer(spec, learning_rate))(learning_rate=spec.lr)
 
 
 def skip_if_not_finite(inner: optax.GradientTransformation) -> optax.GradientTransformation:

@@ -103,18 +103,59 @@ def model_inputs(batch) -> tuple[jax.Array, jax.Array]:
 
 def train_step_fn(model: ModelState, tx: optax.GradientTransformation, task: str, key: Any,
                   loss: str = "", *, accumulate: int = 1, dtype: Any = jnp.float32):
-    """The jitted train step for this model structure, optimizer, task and loss (cached).
+    """The jitted train step for this model structure, optimizer, task and loss (cached);
+    ``accumulate`` and ``dtype`` as in ``_update_fn``."""
+    dtype = jnp.dtype(dtype)
+    cache_key = ("train", model.train_graph, key, task, loss, accumulate, dtype.name)
+    if cache_key in _CACHE:
+        return _CACHE[cache_key]
+    update = _update_fn(model.train_graph, tx, task, loss, accumulate=accumulate, dtype=dtype)
+
+    def train_step(params, rest, opt_state, sums, batch):
+        params, rest, opt_state, loss, step_sums = update(params, rest, opt_state, batch)
+        sums = jax.tree.map(jnp.add, sums, step_sums)
+        # `loss` is not donated to the next step: the loop waits on it to bound the queue
+        return params, rest, opt_state, sums, loss
+
+    fn = jax.jit(train_step, donate_argnums=(0, 1, 2, 3))
+    _CACHE[cache_key] = fn
+    return fn
+
+
+def lr_sweep_step_fn(model: ModelState, tx: optax.GradientTransformation, task: str, key: Any):
+    """The LR finder's jitted step: a train step whose learning rate is an argument.
+
+    ``tx`` is ``optim.swept_optimizer``: the rate goes into its state, so every rate of the
+    sweep runs the one compiled step. ``step(params, rest, opt_state, batch, lr) ->
+    (params, rest, opt_state, loss)``; loss is the batch's mean loss before the update.
+    """
+    cache_key = ("lr_sweep", model.train_graph, key, task)
+    if cache_key in _CACHE:
+        return _CACHE[cache_key]
+    update = _update_fn(model.train_graph, tx, task)
+
+    def sweep_step(params, rest, opt_state, batch, lr):
+        hyperparams = {**opt_state.hyperparams, "learning_rate": lr}
+        opt_state = opt_state._replace(hyperparams=hyperparams)
+        params, rest, opt_state, loss, _ = update(params, rest, opt_state, batch)
+        return params, rest, opt_state, loss
+
+    fn = jax.jit(sweep_step, donate_argnums=(0, 1, 2))
+    _CACHE[cache_key] = fn
+    return fn
+
+
+def _update_fn(graph, tx: optax.GradientTransformation, task: str, loss: str = "", *,
+               accumulate: int = 1, dtype: Any = jnp.float32):
+    """One optimizer update on one batch (traced inside a jitted step): ``update(params, rest,
+    opt_state, batch) -> (params, rest, opt_state, mean loss, metric sums)``.
 
     ``accumulate``: the batch is split into that many micro-batches whose gradients are summed
     in a ``lax.scan`` before one update (the same update as one big batch, in less memory).
     ``dtype``: the compute dtype of the forward/backward pass (see ``precision.py``).
     """
-    dtype = jnp.dtype(dtype)
-    cache_key = ("train", model.train_graph, key, task, loss, accumulate, dtype.name)
-    if cache_key in _CACHE:
-        return _CACHE[cache_key]
-    graph = model.train_graph
     loss_fn = loss_fn_for(task, loss)
+    dtype = jnp.dtype(dtype)
 
     def forward(params, rest, batch, summed: bool):
         """-> (loss to differentiate, (metric sums, the non-parameter state after the call)).
@@ -143,17 +184,13 @@ def train_step_fn(model: ModelState, tx: optax.GradientTransformation, task: str
         count = jnp.maximum(sums["count"], 1.0)
         return jax.tree.map(lambda g: g / count, grads), sums, rest, sums["loss"] / count
 
-    def train_step(params, rest, opt_state, sums, batch):
+    def update(params, rest, opt_state, batch):
         grads, step_sums, new_rest, loss = gradients(params, rest, batch)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        sums = jax.tree.map(jnp.add, sums, step_sums)
-        # `loss` is not donated to the next step: the loop waits on it to bound the queue
-        return params, new_rest, opt_state, sums, loss
+        return params, new_rest, opt_state, loss, step_sums
 
-    fn = jax.jit(train_step, donate_argnums=(0, 1, 2, 3))
-    _CACHE[cache_key] = fn
-    return fn
+    return update
 
 
 def split_micro_batches(batch, parts: int):
