@@ -228,9 +228,12 @@ class Trainer:
                 break
             args = (self.params, self.rest, self.opt_state, self.sums, dp.shard_batch(batch))
             shape = ("train", batch[0].shape)
-            if shape in self.compiled:
+            timed_apart = shape not in self.compiled
+            if not timed_apart:
                 outputs = self.train_step(*args)
             else:  # compile where the clock keeps ticking; the copies keep the weights safe
+                if pending:  # the steps queued before are steady time: let them finish first
+                    pending[-1].block_until_ready()
                 started = time.perf_counter()
                 try:
                     outputs = self._compile_visibly(self.train_step, args, shape, donated=4)
@@ -244,12 +247,18 @@ class Trainer:
             pending.append(loss)
             pos.step += 1
             pos.batch += 1
-            pos.examples += int(batch.weights.sum()) if per_text(cfg.task) \
+            examples = int(batch.weights.sum()) if per_text(cfg.task) \
                 else int(batch.weights.shape[0])
+            pos.examples += examples
             if self.timing["first_step_s"] is None:
                 self.timing["first_step_s"] = self.session.elapsed()
                 self.timing["steady_examples_start"] = pos.examples
                 self.last_log["examples"] = pos.examples
+            elif timed_apart:
+                # a step timed with its compile: its examples leave the steady rate as its
+                # time did (else a short window that meets new shapes reads too fast)
+                self.timing["steady_examples_start"] += examples
+                self.last_log["examples"] += examples
             while len(pending) > self.in_flight:  # bound the queue: a stop waits for little
                 pending.popleft().block_until_ready()
                 self._step_done()
