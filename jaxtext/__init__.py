@@ -34,6 +34,7 @@ from jaxtext.registry import (
     register_model,
     register_tokenizer,
 )
+from jaxtext.sweeps import SweepResult
 
 __version__ = "0.1.0"
 
@@ -65,6 +66,8 @@ __all__ = [
     "register_model",
     "register_tokenizer",
     "settings",
+    "sweep",
+    "SweepResult",
     "train",
 ]
 
@@ -74,6 +77,14 @@ def train(config=None, /, *, callbacks="auto", **keys):
     from jaxtext.api import train as _train
 
     return _train(config, callbacks=callbacks, **keys)
+
+
+def sweep(config=None, /, *, callbacks="auto", **values):
+    """Train a grid of configurations, those that share shapes together in one vmapped step;
+    returns a ranked ``SweepResult`` (see ``jaxtext.api.sweep``)."""
+    from jaxtext.api import sweep as _sweep
+
+    return _sweep(config, callbacks=callbacks, **values)
 
 
 def load(path):
