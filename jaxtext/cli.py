@@ -1,4 +1,4 @@
-"""``python -m jaxtext``: train, predict, generate, summarize, compare and list from the shell.
+"""``python -m jaxtext``: train, sweep, predict, generate, summarize, compare and list from the shell.
 
 Thin over the Python API: every flag maps to a config key of ``jaxtext.train``.
 Mistakes print one line (``error: ...``) and exit with status 2.
@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("train", add_help=False,
                    help="train a model and print test metrics (train --help: its options)")
+    sub.add_parser("sweep", add_help=False,
+                   help="train a grid of configurations, ranked (sweep --help: its options)")
 
     predict = sub.add_parser("predict", help="classify texts with a saved run")
     predict.add_argument("run_dir")
@@ -164,10 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     warnings.formatwarning = lambda message, *rest, **kw: f"warning: {message}\n"
     try:
-        if argv[:1] == ["train"]:
+        if argv[:1] in (["train"], ["sweep"]):
             args = parse_train_args(argv[1:])
+            args.command = argv[0]
             if args.help:
-                print(TRAIN_HELP, end="")
+                print(TRAIN_HELP if argv[0] == "train" else _sweep_help(), end="")
                 return 0
         else:
             args = build_parser().parse_args(argv)
@@ -207,6 +210,20 @@ def cmd_train(args) -> int:
         print(f"error: {failure}", file=sys.stderr)
         return 2
     return 0
+
+
+def cmd_sweep(args) -> int:
+    from jaxtext.cli_sweep import cmd_sweep as sweep
+
+    if args.json:
+        _check_writable_file(Path(args.json))
+    return sweep(args)
+
+
+def _sweep_help() -> str:
+    from jaxtext.cli_sweep import SWEEP_HELP
+
+    return SWEEP_HELP
 
 
 def _check_writable_file(path: Path) -> None:
@@ -282,7 +299,7 @@ def cmd_help(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "predict": cmd_predict, "generate": cmd_generate,
+COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "predict": cmd_predict, "generate": cmd_generate,
             "summary": cmd_summary, "compare": cmd_compare, "list": cmd_list, "help": cmd_help}
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ class GroupTrainer:
         self.histories = [History() for _ in configs]
         self.control = session.control
         self.dp = DataParallel()
-        self.step = self.examples = 0
+        self.step = self.examples = self.epoch = 0
         self.failed: dict[int, str] = {}  # config (local) -> why it failed (diverged)
         self.best: list[float | None] = [None] * len(configs)
         self.compiled: set = set()
@@ -187,6 +187,7 @@ class GroupTrainer:
         tests: dict[int, ev.EvalResult] = {}
         try:
             for epoch in range(1, cfg.epochs + 1):
+                self.epoch = epoch
                 self._train_epoch(epoch)
                 if self.control.stop_requested:
                     status = "interrupted"
@@ -323,7 +324,7 @@ class GroupTrainer:
         if i in self.failed:
             status, message = "failed", self.failed[i]
         elif status == "interrupted":
-            self.emit(i, ev.Interrupt(step=self.step, epoch=0, reason=message))
+            self.emit(i, ev.Interrupt(step=self.step, epoch=self.epoch, reason=message))
         self.emit(i, ev.TrainEnd(
             step=self.step, elapsed_s=self.session.elapsed(), status=status, message=message,
             test=dict(test.metrics) if test is not None and status != "failed" else None,
