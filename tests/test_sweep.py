@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -225,3 +226,25 @@ def test_the_cli_sweeps_and_writes_the_ranked_table(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2
     assert bad.stderr.strip() == "error: sweep lr has an empty list: give at least one value"
+
+
+# -- the notebook view ---------------------------------------------------------------------------
+
+
+def test_the_sweep_dashboard_draws_a_curve_per_configuration_and_the_ranked_table(swept):
+    from jaxtext.widgets.sweep import SweepDashboard, label, sweep_chart
+
+    result, _, events = swept
+    view = SweepDashboard(display=False, chart_every=0.0)
+    for event in events:  # replay the sweep's real event stream
+        view(event)
+        view.on_step(0)
+    spec = sweep_chart(view.curves).to_dict()
+    configs = {row["config"] for row in spec["data"]["values"]}
+    assert configs == {label(v) for v in result.plan.values} and len(configs) == 4
+    assert spec["encoding"]["color"]["field"] == "config"
+    assert view.w["chart"].value.startswith("<svg")  # rendered off the loop, then shown
+    ranked = [int(i) for i in re.findall(r"<tr>\s*<th>(\d+)</th>", view.w["table"].value)]
+    assert ranked == list(result.table.index)  # the same ranking as the result
+    assert view.w["progress"].bar_style == "success"
+    assert view.w["stop"].layout.display == "none"

@@ -8,10 +8,14 @@ summary. ``run_summary_html(run)`` gives the same summary for a finished ``Run``
 builders (``jaxtext.widgets.charts``) are pure ``history -> alt.Chart`` functions.
 ``comparison_chart(jaxtext.compare(...))`` is the Altair chart of compared runs, and
 ``comparison_html`` their notebook view (the ``jaxtext.views`` entry point ``comparison``).
+``SweepDashboard`` is the live view of ``jaxtext.sweep`` (one loss curve per configuration and
+the ranked table); ``sweep_chart`` its chart.
 """
 
 from .compare import comparison_chart, comparison_html
 from .dashboard import Dashboard
 from .summary import run_summary_html
+from .sweep import SweepDashboard, sweep_chart
 
-__all__ = ["Dashboard", "comparison_chart", "comparison_html", "run_summary_html"]
+__all__ = ["Dashboard", "SweepDashboard", "comparison_chart", "comparison_html",
+           "run_summary_html", "sweep_chart"]
