@@ -248,3 +248,14 @@ def test_the_sweep_dashboard_draws_a_curve_per_configuration_and_the_ranked_tabl
     assert ranked == list(result.table.index)  # the same ranking as the result
     assert view.w["progress"].bar_style == "success"
     assert view.w["stop"].layout.display == "none"
+
+
+def test_a_diverging_configuration_fails_alone_and_the_others_finish():
+    result = jaxtext.sweep({**SMALL, "epochs": 1, "grad_clip": 0}, lr=[1e-2, 1e30],
+                           callbacks=[])
+    good, bad = result.runs
+    assert good.status == "completed" and good.test_metrics
+    assert bad.status == "failed" and "diverged" in bad.record.end.message
+    assert not bad.test_metrics
+    assert all(np.isfinite(x).all() for x in _leaves(bad.model_state.params))  # last good
+    assert list(result.table.index) == [0, 1] and result.best is good
