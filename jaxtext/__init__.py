@@ -6,6 +6,7 @@ Public API (everything else is private):
     run.predict(["what a film!"]); run.evaluate("test"); run.save("runs/clf")
     run = jaxtext.load("runs/clf")
     run.summary(); run.top_losses(10); jaxtext.compare(run, "runs/other", by="epoch")
+    result = jaxtext.sweep({"model": "mlp"}, lr=[1e-3, 3e-3], seed=[0, 1]); result.best
 
 Plugins register with ``register_model`` / ``register_dataset`` / ``register_tokenizer`` /
 ``register_callback`` or through entry points of the same group names.
@@ -50,6 +51,7 @@ __all__ = [
     "ModelSummary",
     "Run",
     "RunFolderError",
+    "SweepResult",
     "TrainingControl",
     "TrainingError",
     "UnknownNameError",
@@ -67,7 +69,6 @@ __all__ = [
     "register_tokenizer",
     "settings",
     "sweep",
-    "SweepResult",
     "train",
 ]
 
