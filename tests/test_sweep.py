@@ -20,7 +20,7 @@ from IPython.core.interactiveshell import InteractiveShell
 import jaxtext
 from jaxtext import events as ev
 from jaxtext.sweeps import plan_sweep
-from jaxtext.training import sweep_trainer
+from jaxtext.training import sweep_step, sweep_trainer
 
 # max_len 16 is a single bucket width: one batch shape, so one trace per group
 SMALL = dict(model="mlp", data="rotten_tomatoes", limit=600, epochs=2, batch_size=32,
@@ -51,11 +51,11 @@ class Recorder(jaxtext.Callback):
 @pytest.fixture(scope="module")
 def swept():
     """lr x grad_clip (4 configurations, one group), traces counted from a cold cache."""
-    sweep_trainer._CACHE.clear()
-    sweep_trainer.TRACES.clear()
+    sweep_step._CACHE.clear()
+    sweep_step.TRACES.clear()
     recorder = Recorder()
     result = jaxtext.sweep(SMALL, lr=[1e-2, 3e-2], grad_clip=[0.05, 1.0], callbacks=[recorder])
-    return result, dict(sweep_trainer.TRACES), recorder.events
+    return result, dict(sweep_step.TRACES), recorder.events
 
 
 def test_a_vmapped_sweep_trains_what_train_trains_for_each_config(swept):
@@ -126,14 +126,14 @@ def test_each_seed_gets_its_own_initial_weights():
 
 
 def test_shape_changing_configs_are_grouped_and_each_group_runs():
-    sweep_trainer.TRACES.clear()
+    sweep_step.TRACES.clear()
     result = jaxtext.sweep({**SMALL, "epochs": 1}, dim=[8, 12], lr=[1e-2, 3e-2], callbacks=[])
     assert result.plan.groups == [[0, 1], [2, 3]]  # dim varies slowest: the grid's order
     assert [run.status for run in result.runs] == ["completed"] * 4
     widths = [run.model_state.params["embed"]["embedding"].value.shape[-1]
               for run in result.runs]
     assert widths == [8, 8, 12, 12]
-    assert sweep_trainer.TRACES["train"] <= 2  # one per group (0 if an earlier test cached it)
+    assert sweep_step.TRACES["train"] <= 2  # one per group (0 if an earlier test cached it)
 
 
 def test_a_stop_returns_what_was_trained_so_far_interrupted():

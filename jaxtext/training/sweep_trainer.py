@@ -7,11 +7,8 @@ weight decays and clipping thresholds enter the step as traced float32[K] arrays
 is built inside the step from them with ``make_optimizer``), so one compile and one dispatch per
 step serve the whole group. Every configuration sees the same batches in the same order.
 
-The step body is the one of ``steps.train_step_fn`` (merge, value_and_grad, optimizer update,
-metric sums); ``tests/test_sweep.py`` checks that a sweep's weights equal those of
-``jaxtext.train`` per configuration, so the two cannot drift apart unnoticed. Validation and
-test evaluation run per configuration with the usual ``evaluate_split`` (one compiled eval step
-serves them all). Each configuration has its own ``History``; views get its events wrapped as
+The step itself is in ``sweep_step.py``. Validation and test evaluation run per configuration
+with the usual ``evaluate_split`` (one compiled eval step serves them all). Each configuration has its own ``History``; views get its events wrapped as
 ``SweepItem(index, event)``.
 """
 
@@ -20,12 +17,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections import Counter, deque
+from collections import deque
 
 import jax
 import jax.numpy as jnp
-import optax
-from flax import nnx
 
 from jaxtext import events as ev
 from jaxtext.config import Config, describe_data
@@ -38,58 +33,10 @@ from jaxtext.training.optim import OptimizerSpec, learning_rate_schedule, make_o
 from jaxtext.training.session import Session, Stopped
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState, TrainedState, init_model_state
-from jaxtext.training.steps import classify_loss, lm_loss, model_inputs
+from jaxtext.training.sweep_step import stack_configs, sweep_step_fn, take_config
 
 IN_FLIGHT = 4  # steps queued ahead of the device (a stop waits for at most these)
 LOG_EVERY_S = 0.5  # with log_every 0: fetch metrics this often
-TRACES: Counter = Counter()  # times the vmapped step was traced ("train"): one per batch shape
-_CACHE: dict = {}
-
-
-def _stack(trees: list):
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
-
-
-def _take(tree, i: int):
-    return jax.tree.map(lambda x: x[i], tree)
-
-
-def sweep_step_fn(model: ModelState, spec: OptimizerSpec, task: str, clip: bool):
-    """jit(vmap(train step)): ``(params, rest, opt_state, sums, hyper, batch)`` -> the same
-    plus per-config losses; every argument but ``batch`` has a leading axis of configs, and
-    ``hyper`` holds their lr, weight_decay and grad_clip (float32[K])."""
-    static = dataclasses.replace(spec, lr=0.0, weight_decay=0.0, grad_clip=float(clip))
-    key = (model.train_graph, static, task)
-    if key in _CACHE:
-        return _CACHE[key]
-    graph = model.train_graph
-    loss_fn = classify_loss if task == "classify" else lm_loss
-
-    def one(params, rest, opt_state, sums, hyper, batch):
-        tx = make_optimizer(dataclasses.replace(
-            spec, lr=hyper["lr"], weight_decay=hyper["weight_decay"],
-            grad_clip=hyper["grad_clip"] if clip else 0.0))
-        model = nnx.merge(graph, params, rest)
-        tokens, mask = model_inputs(batch)
-
-        def compute(model):
-            return loss_fn(model(tokens, mask), batch)
-
-        (loss, step_sums), grads = nnx.value_and_grad(compute, has_aux=True)(model)
-        _, _, new_rest = nnx.split(model, nnx.Param, ...)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        sums = jax.tree.map(jnp.add, sums, step_sums)
-        return params, new_rest, opt_state, sums, loss
-
-    def step(params, rest, opt_state, sums, hyper, batch):
-        TRACES["train"] += 1  # runs once per trace, never per call
-        return jax.vmap(one, in_axes=(0, 0, 0, 0, 0, None))(params, rest, opt_state, sums,
-                                                             hyper, batch)
-
-    fn = jax.jit(step, donate_argnums=(0, 1, 2, 3))
-    _CACHE[key] = fn
-    return fn
 
 
 def train_sweep(plan: SweepPlan, session: Session) -> dict[int, TrainedState]:
@@ -153,9 +100,9 @@ class GroupTrainer:
         self.specs = [OptimizerSpec.from_config(c, self.total_steps) for c in self.configs]
         # placed as the step's outputs are (on the data mesh), so the step compiles once
         put = self.dp.replicate
-        self.params = put(_stack([m.params for m in self.initial]))
-        self.rest = put(_stack([m.rest for m in self.initial]))
-        self.opt_state = put(_stack([make_optimizer(s).init(m.params)
+        self.params = put(stack_configs([m.params for m in self.initial]))
+        self.rest = put(stack_configs([m.rest for m in self.initial]))
+        self.opt_state = put(stack_configs([make_optimizer(s).init(m.params)
                                      for s, m in zip(self.specs, self.initial, strict=True)]))
         self.hyper = put({k: jnp.asarray([getattr(s, k) for s in self.specs], jnp.float32)
                           for k in ("lr", "weight_decay", "grad_clip")})
@@ -168,7 +115,7 @@ class GroupTrainer:
         return self.dp.replicate({name: jnp.zeros((k,)) for name in ("loss", "correct", "count")})
 
     def model(self, i: int) -> ModelState:
-        return self.initial[i]._replace(params=_take(self.params, i), rest=_take(self.rest, i))
+        return self.initial[i]._replace(params=take_config(self.params, i), rest=take_config(self.rest, i))
 
     def fit(self) -> list[TrainedState]:
         cfg = self.configs[0]
@@ -333,7 +280,7 @@ class GroupTrainer:
                     else 0.0, "total_s": self.session.elapsed()}))
         return TrainedState(config=self.configs[i], tokenizer=self.data.tokenizer,
                             label_names=tuple(self.data.label_names), dims=self.data.dims,
-                            model=self.model(i), opt_state=_take(self.opt_state, i),
+                            model=self.model(i), opt_state=take_config(self.opt_state, i),
                             total_steps=self.total_steps, history=self.histories[i],
                             step=self.step, data=self.data)
 
