@@ -80,7 +80,7 @@ def test_one_compile_serves_the_whole_group(swept):
     assert traces == {"train": 1}
 
 
-def test_the_table_is_ranked_and_best_is_its_top(swept):
+def test_the_table_is_ranked_and_best_is_its_top(swept, tmp_path):
     result, _, _ = swept
     table = result.table
     assert list(table.columns[:3]) == ["lr", "grad_clip", "status"]
@@ -92,6 +92,10 @@ def test_the_table_is_ranked_and_best_is_its_top(swept):
     assert best.config.lr == table.iloc[0]["lr"]
     frame = best.predict(["a wonderful film", "dull"])
     assert list(frame.columns) == ["text", "label", "negative", "positive"]
+    loaded = jaxtext.load(best.save(tmp_path / "best"))  # a sweep's run saves like any run
+    assert _max_difference(loaded.model_state.params, best.model_state.params) == 0.0
+    assert _max_difference(loaded.opt_state, best.opt_state) == 0.0
+    assert loaded.config.lr == best.config.lr and loaded.status == "completed"
 
 
 def test_each_configuration_has_its_own_event_stream(swept):
