@@ -8,6 +8,7 @@ Public API (everything else is private):
     run.summary(); run.top_losses(10); jaxtext.compare(run, "runs/other", by="epoch")
     run.export("exports/clf"); jaxtext.load_exported("exports/clf").predict(["great"])
     finder = jaxtext.lr_find(model="lstm", data="imdb"); finder.suggested   # or lr="suggested"
+    result = jaxtext.sweep({"model": "mlp"}, lr=[1e-3, 3e-3], seed=[0, 1]); result.best
 
 Plugins register with ``register_model`` / ``register_dataset`` / ``register_tokenizer`` /
 ``register_callback`` or through entry points of the same group names.
@@ -36,6 +37,7 @@ from jaxtext.registry import (
     register_model,
     register_tokenizer,
 )
+from jaxtext.sweeps import SweepResult
 
 __version__ = "0.1.0"
 
@@ -51,6 +53,7 @@ __all__ = [
     "ModelSummary",
     "Run",
     "RunFolderError",
+    "SweepResult",
     "TrainingControl",
     "TrainingError",
     "UnknownNameError",
@@ -69,6 +72,7 @@ __all__ = [
     "register_model",
     "register_tokenizer",
     "settings",
+    "sweep",
     "train",
 ]
 
@@ -78,6 +82,14 @@ def train(config=None, /, *, callbacks="auto", **keys):
     from jaxtext.api import train as _train
 
     return _train(config, callbacks=callbacks, **keys)
+
+
+def sweep(config=None, /, *, callbacks="auto", **values):
+    """Train a grid of configurations, those that share shapes together in one vmapped step;
+    returns a ranked ``SweepResult`` (see ``jaxtext.api.sweep``)."""
+    from jaxtext.api import sweep as _sweep
+
+    return _sweep(config, callbacks=callbacks, **values)
 
 
 def load(path):

@@ -298,3 +298,30 @@ def load(path: str | Path):
     if not isinstance(path, (str, os.PathLike)):
         raise ConfigError(f"load takes a run folder's path, not {shown(path)}")
     return Run(read_run(Path(path)), saved_to=Path(path))
+
+
+def sweep(config: Config | dict | None = None, *, callbacks: Any = "auto", **values):
+    """Train every configuration of a grid and return the ranked ``SweepResult``.
+
+    ``values``: swept keys, each a list (``lr=[1e-3, 3e-3], seed=[0, 1]``); the grid is their
+    product. Configurations that differ only in lr, weight_decay, grad_clip or seed train
+    together in one vmapped step (see ``jaxtext.sweeps``). A stop (Ctrl-C, the Stop button)
+    returns the runs trained so far, "interrupted".
+    """
+    import jaxtext.sweep_progress  # noqa: F401 - registers the "sweep_progress" view
+    from jaxtext.sweeps import SweepResult, plan_sweep
+    from jaxtext.training.session import Session
+
+    plan = plan_sweep(config, values)  # every mistake is one line before anything runs
+    if isinstance(callbacks, str) and callbacks == "auto":
+        callbacks = ["sweep_dashboard"] if in_notebook_kernel() and \
+            "sweep_dashboard" in callback_registry else ["sweep_progress"]
+    session = Session(resolve_callbacks(callbacks))
+    with session.stop_on_sigint():
+        session.phase("data", "loading JAX, Flax and datasets")
+        session.wait_for(_load_libraries)
+        from jaxtext.run import Run
+        from jaxtext.training.sweep_trainer import train_sweep
+
+        trained = train_sweep(plan, session)
+    return SweepResult(plan, {i: Run(state) for i, state in trained.items()})

@@ -1,5 +1,5 @@
-"""``python -m jaxtext``: train, find a learning rate, predict, generate, summarize, compare,
-export, serve, launch and list from the shell.
+"""``python -m jaxtext``: train, find a learning rate, sweep, predict, generate, summarize,
+compare, export, serve, launch and list from the shell.
 
 Thin over the Python API: every flag maps to a config key of ``jaxtext.train``.
 Mistakes print one line (``error: ...``) and exit with status 2.
@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train a model and print test metrics (train --help: its options)")
     sub.add_parser("lr-find", add_help=False,
                    help="sweep the learning rate and suggest one (lr-find --help: its options)")
+
+    sub.add_parser("sweep", add_help=False,
+                   help="train a grid of configurations, ranked (sweep --help: its options)")
 
     predict = sub.add_parser("predict", help="classify texts with a saved run")
     predict.add_argument("run_dir")
@@ -211,10 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["launch"]:
             return cmd_launch(argv[1:])
-        if argv[:1] in (["train"], ["lr-find"]):
+        if argv[:1] in (["train"], ["lr-find"], ["sweep"]):
             args = parse_train_args(argv[1:], argv[0])
             if args.help:
-                print(TRAIN_HELP if argv[0] == "train" else LR_FIND_HELP, end="")
+                helps = {"train": TRAIN_HELP, "lr-find": LR_FIND_HELP}
+                print(helps.get(argv[0]) or _sweep_help(), end="")
                 return 0
         else:
             args = build_parser().parse_args(argv)
@@ -300,6 +304,20 @@ def cmd_lr_find(args) -> int:
               file=sys.stderr)
         return 2
     return 0
+
+
+def cmd_sweep(args) -> int:
+    from jaxtext.cli_sweep import cmd_sweep as sweep
+
+    if args.json:
+        _check_writable_file(Path(args.json))
+    return sweep(args)
+
+
+def _sweep_help() -> str:
+    from jaxtext.cli_sweep import SWEEP_HELP
+
+    return SWEEP_HELP
 
 
 def _check_writable_file(path: Path) -> None:
@@ -415,9 +433,10 @@ def cmd_help(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "lr-find": cmd_lr_find, "predict": cmd_predict,
-            "generate": cmd_generate, "summary": cmd_summary, "compare": cmd_compare,
-            "export": cmd_export, "serve": cmd_serve, "list": cmd_list, "help": cmd_help}
+COMMANDS = {"train": cmd_train, "lr-find": cmd_lr_find, "sweep": cmd_sweep,
+            "predict": cmd_predict, "generate": cmd_generate, "summary": cmd_summary,
+            "compare": cmd_compare, "export": cmd_export, "serve": cmd_serve, "list": cmd_list,
+            "help": cmd_help}
 
 if __name__ == "__main__":
     sys.exit(main())

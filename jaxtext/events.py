@@ -153,6 +153,33 @@ class LRFindEnd:
     elapsed_s: float = 0.0
 
 
+@dataclass(frozen=True)
+class SweepBegin:
+    """A sweep starts: its configurations (the swept keys' values of each) and their groups."""
+
+    name: str
+    keys: list[str]  # the swept keys, in the order given
+    values: list[dict[str, Any]]  # per configuration: swept key -> value
+    groups: list[list[int]]  # configurations trained together (vmapped), in running order
+    monitor: str  # the validation metric that ranks them
+    higher_is_better: bool
+
+
+@dataclass(frozen=True)
+class SweepItem:
+    """One configuration's own event (``TrainBegin``, ``StepLog``, ``EpochEnd``, ...)."""
+
+    index: int  # the configuration (``SweepBegin.values[index]``)
+    event: Any
+
+
+@dataclass(frozen=True)
+class SweepEnd:
+    status: str  # "completed" or "interrupted"
+    elapsed_s: float
+    table: list[dict[str, Any]]  # the ranked rows (``jaxtext.sweeps.summary_row``), best first
+
+
 Event = (TrainBegin | StepLog | EvalResult | EpochEnd | Samples | Phase | Interrupt | TrainEnd
          | LRFindBegin | LRFindStep | LRFindEnd)
 

@@ -40,6 +40,7 @@ __all__ = [
     "parse_value",
     "parse_yaml_settings",
     "read_settings_file",
+    "split_sweep_tokens",
 ]
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -327,3 +328,46 @@ def merge_settings(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
     for layer in layers:
         merged.update(layer or {})
     return merged
+
+
+def parse_sweep_values(text: str) -> tuple[str, list[Any]]:
+    """One ``--sweep`` option: ``KEY=V1,V2,...`` (or ``KEY=[V1, V2]``) -> (key, values), each
+    value typed like a body value.
+
+    >>> parse_sweep_values("lr=1e-3,3e-3"), parse_sweep_values("model=[mlp, lstm]")
+    (('lr', [0.001, 0.003]), ('model', ['mlp', 'lstm']))
+    """
+    key, eq, values = text.partition("=") if isinstance(text, str) else ("", "", "")
+    if not eq or not key.strip() or not values.strip():
+        raise ConfigError(f"--sweep takes KEY=V1,V2,... such as --sweep lr=1e-3,3e-3, not "
+                          f"{shown(text)}")
+    parsed = parse_value(values.strip())
+    if not isinstance(parsed, list):
+        parsed = [parse_value(v.strip()) for v in values.split(",")]
+    if any(v == "" for v in parsed):
+        raise ConfigError(f"--sweep {key}: an empty value in {shown(values)}; e.g. "
+                          f"--sweep {key}=1,2")
+    return _token_key(key.strip()), parsed
+
+
+def split_sweep_tokens(tokens: list[str]) -> tuple[list[str], dict[str, list[Any]]]:
+    """Take every ``--sweep KEY=V1,V2`` (or ``--sweep=KEY=...``) out of line / CLI tokens:
+    (the other tokens, in order; swept key -> values, later winning).
+
+    >>> split_sweep_tokens(["--epochs", "1", "--sweep", "lr=1e-3,1e-2", "--sweep=seed=0,1"])
+    (['--epochs', '1'], {'lr': [0.001, 0.01], 'seed': [0, 1]})
+    """
+    rest, sweep, i = [], {}, 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if token == "--sweep":
+            if i == len(tokens):
+                raise ConfigError("--sweep needs KEY=V1,V2,..., e.g. --sweep lr=1e-3,3e-3")
+            token, i = "--sweep=" + tokens[i], i + 1
+        if token.startswith("--sweep="):
+            key, values = parse_sweep_values(token[len("--sweep="):])
+            sweep[key] = values
+        else:
+            rest.append(token)
+    return rest, sweep

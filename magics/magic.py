@@ -27,7 +27,14 @@ import jaxtext
 from jaxtext import JaxtextError, TrainingError, settings
 
 from . import reports
-from .parsing import LR_FIND_USAGE, CompareCommand, PredictCommand, TrainCommand, find_run
+from .parsing import (
+    LR_FIND_USAGE,
+    CompareCommand,
+    PredictCommand,
+    SweepCommand,
+    TrainCommand,
+    find_run,
+)
 
 _GENERATE_OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "num_samples", "seed")
 _SUBCOMMANDS = ("list", "runs", "summary", "compare", "help", "export")
@@ -42,8 +49,8 @@ def _callback_list(views):
 
 @magics_class
 class JaxtextMagics(Magics):
-    """``%%train``, ``%train``, ``%%lr_find``, ``%lr_find``, ``%%generate``, ``%predict`` /
-    ``%%predict`` and ``%jaxtext``."""
+    """``%%train``, ``%train``, ``%%lr_find``, ``%lr_find``, ``%%sweep``, ``%%generate``,
+    ``%predict`` / ``%%predict`` and ``%jaxtext``."""
 
     callbacks = Union(
         [Unicode(), List(Unicode())],
@@ -128,6 +135,39 @@ class JaxtextMagics(Magics):
             raise UsageError(f"interrupted; `{name}` is unchanged") from None
         self.shell.user_ns[name] = finder
         print(f"{name}: {finder.summary()}\n{finder.rule}; train with it: `lr: ${name}.suggested`")
+
+    @cell_magic
+    def sweep(self, line: str, cell: str):
+        """Train every configuration of a grid; the SweepResult is bound to NAME.
+
+        %%sweep NAME [--key VALUE ...] [--sweep KEY=V1,V2 ...]
+        model: mlp             # the keys every configuration shares (as in %%train)
+        sweep:                 # swept keys, each a list: the grid is their product
+          lr: [1e-3, 3e-3, 1e-2]
+          seed: [0, 1]
+
+        Configurations that differ only in lr, weight_decay, grad_clip or seed train together
+        (one vmapped step). NAME.table ranks them; NAME.best is the best run. The live view is
+        the sweep dashboard in a kernel (`--callbacks sweep_progress` for the terminal one).
+        Ctrl-C / interrupt stops and binds what was trained so far.
+        """
+        try:
+            command = SweepCommand.parse(line, cell or "", self._variables(), self.defaults)
+        except JaxtextError as err:
+            raise UsageError(str(err)) from None
+        views = command.callbacks if command.callbacks is not None else \
+            ("auto" if self.show_dashboard else "sweep_progress")
+        try:
+            result = jaxtext.sweep(command.config, callbacks=_callback_list(views),
+                                   **command.sweep)
+        except JaxtextError as err:
+            raise UsageError(str(err)) from None
+        except KeyboardInterrupt:
+            raise UsageError(f"interrupted; `{command.name}` is unchanged") from None
+        self.shell.user_ns[command.name] = result
+        for index, run in zip(result.indices, result.runs, strict=True):
+            self.records.append(reports.RunRecord.of(f"{command.name}[{index}]", run))
+        print(reports.sweep_line(command.name, result))
 
     def _views(self, requested):
         """The ``callbacks=`` argument: the cell's own choice wins over the configured default.

@@ -110,6 +110,55 @@ class TrainCommand:
         return cls(name=name, config=merged, callbacks=callbacks)
 
 
+SWEEP_USAGE = ("usage: %%sweep NAME [--key VALUE ...] [--sweep KEY=V1,V2 ...] (cell body: "
+               "YAML 'key: value' lines and a 'sweep:' mapping of key: [values])")
+
+
+@dataclass(frozen=True)
+class SweepCommand:
+    """What one ``%%sweep`` asks for: ``jaxtext.sweep(config, callbacks=..., **sweep)``.
+
+    The body is a ``%%train`` body plus one ``sweep:`` mapping whose keys are swept over their
+    lists; ``--sweep KEY=V1,V2`` on the line adds or replaces one swept key::
+
+        %%sweep grid --epochs 1 --sweep seed=0,1
+        model: mlp
+        sweep:
+          lr: [1e-3, 3e-3, 1e-2]
+    """
+
+    name: str  # the variable the SweepResult is bound to
+    config: dict[str, Any]  # the settings every configuration shares
+    sweep: dict[str, Any]  # swept key -> its values (jaxtext.sweep checks them)
+    callbacks: Any = None
+
+    @classmethod
+    def parse(cls, line: str, body: str = "", user_ns: Mapping[str, Any] | None = None,
+              defaults: Mapping[str, Any] | None = None) -> SweepCommand:
+        """
+        >>> c = SweepCommand.parse("g --sweep seed=0,1", "model: mlp\\nsweep:\\n  lr: [1, 2]")
+        >>> c.config, c.sweep
+        ({'model': 'mlp', 'name': 'g'}, {'lr': [1, 2], 'seed': [0, 1]})
+        """
+        tokens = split_line(line)
+        name = check_name(tokens[0] if tokens else None, SWEEP_USAGE)
+        rest, line_sweep = settings.split_sweep_tokens(tokens[1:])
+        body_settings = settings.parse_yaml_settings(body or "", first_line=2)
+        body_sweep = body_settings.pop("sweep", {})
+        if not isinstance(body_sweep, Mapping):
+            raise ConfigError(f"sweep: in the body is a mapping of key: [values] lines, "
+                              f"e.g. 'sweep:\\n  lr: [1e-3, 3e-3]'; {SWEEP_USAGE}")
+        merged = settings.merge_settings(defaults, body_settings, settings.parse_tokens(rest))
+        merged = resolve_variables(merged, user_ns or {})
+        callbacks = merged.pop("callbacks", None)
+        merged.setdefault("name", name)
+        swept = {**body_sweep, **line_sweep}
+        if not swept:
+            raise ConfigError(f"nothing to sweep: add a 'sweep:' mapping to the body or "
+                              f"--sweep KEY=V1,V2 to the line; {SWEEP_USAGE}")
+        return cls(name=name, config=merged, sweep=swept, callbacks=callbacks)
+
+
 @dataclass(frozen=True)
 class PredictCommand:
     """``%predict NAME text`` (one text) or ``%%predict NAME`` (one text per body line)."""

@@ -122,3 +122,16 @@ def summary_line(variable: str, run: Any) -> str:
     saved = getattr(run, "saved_to", None)
     where = f"; saved to {saved}" if saved else ""
     return f"{variable}: {status}{at}{shown}{keep}{where}"
+
+
+def sweep_line(variable: str, result: Any) -> str:
+    """One line after %%sweep: how many runs, how it ended, the best configuration."""
+    rows = result.rows()
+    best = rows[0] if rows else {}
+    monitor = result.plan.monitor
+    value = best.get(f"validation_{monitor}")
+    swept = ", ".join(f"{k}={best[k]}" for k in result.plan.keys if k in best)
+    best_text = f"; best {swept} (validation {monitor} {value:.4f}): {variable}.best" \
+        if value is not None else ""
+    return (f"{variable}: {len(result.runs)} of {len(result.plan.configs)} runs "
+            f"{result.status}{best_text}; ranked: {variable}.table")

@@ -9,11 +9,15 @@ builders (``jaxtext.widgets.charts``) are pure ``history -> alt.Chart`` function
 ``comparison_chart(jaxtext.compare(...))`` is the Altair chart of compared runs, and
 ``comparison_html`` their notebook view (the ``jaxtext.views`` entry point ``comparison``).
 ``LRFinderChart`` draws ``jaxtext.lr_find``'s loss-vs-rate curve live (``lr_chart.py``).
+``SweepDashboard`` is the live view of ``jaxtext.sweep`` (one loss curve per configuration and
+the ranked table); ``sweep_chart`` its chart.
 """
 
 from .compare import comparison_chart, comparison_html
 from .dashboard import Dashboard
 from .lr_finder import LRFinderChart
 from .summary import run_summary_html
+from .sweep import SweepDashboard, sweep_chart
 
-__all__ = ["Dashboard", "LRFinderChart", "comparison_chart", "comparison_html", "run_summary_html"]
+__all__ = ["Dashboard", "LRFinderChart", "SweepDashboard", "comparison_chart", "comparison_html",
+           "run_summary_html", "sweep_chart"]

@@ -58,7 +58,8 @@ def make_optimizer(spec: OptimizerSpec, learning_rate=None) -> optax.GradientTra
         opt = optax.adam(lr)
     else:
         opt = optax.chain(optax.add_decayed_weights(spec.weight_decay), optax.sgd(lr, momentum=0.9))
-    if spec.grad_clip > 0:
+    # a sweep passes a traced grad_clip (an array): clipping is on for all of its configs
+    if not isinstance(spec.grad_clip, (int, float)) or spec.grad_clip > 0:
         opt = optax.chain(optax.clip_by_global_norm(spec.grad_clip), opt)
     return skip_if_not_finite(opt)
 
