@@ -84,6 +84,10 @@ def prepare_data(config: Config, tokenizer: TextTokenizer | None = None,
     ``progress(text)`` hears what is being done ("loading imdb", "training the word
     tokenizer on 18,000 texts", ...); it may be called from a worker thread.
     """
+    if config.stream:  # a corpus read lazily: stream_prepare
+        from jaxtext.data.stream_prepare import prepare_stream
+
+        return prepare_stream(config, tokenizer, progress)
     say = progress or (lambda text: None)
     say(f"loading {describe_data(config.data)}")
     loaded = load_data(config.data, task=config.task, text_column=config.text_column,

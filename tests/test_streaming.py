@@ -1,0 +1,210 @@
+"""stream: true: a language model trained on a corpus read lazily, never held in memory."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+
+import jaxtext
+from jaxtext.config import Config
+from jaxtext.data import UNK_ID, encode_splits, lm_batches, pack_lm
+from jaxtext.data.prepare import prepare_data
+from jaxtext.data.stream_batches import pack_windows
+from jaxtext.errors import ConfigError, DataError
+
+WORDS = ("zor", "blick", "mav", "quen", "tiv", "dap", "sorn", "elk", "pim", "wub", "fral",
+         "gosh", "nid", "plo", "rask", "ust")
+# a tiny, fast lm over a streamed file: 20 held out each for validation and test
+SMALL = dict(task="lm", model="transformer", stream=True, tokenizer="word", vocab_size=64,
+             max_len=16, batch_size=8, stream_holdout=20, stream_sample=200, dim=16, layers=1,
+             heads=2, sample_tokens=0, log_every=5)
+
+
+def sentences(count: int, seed: int = 0) -> list[str]:
+    """Made-up sentences of 3-12 words from ``WORDS``."""
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, rng.integers(3, 13))) for _ in range(count)]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> tuple[Path, list[str]]:
+    texts = sentences(1200)
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n".join(texts) + "\n")
+    return path, texts
+
+
+def prepared(path, **changes):
+    return prepare_data(Config.from_dict({**SMALL, "data": f"text:{path}", **changes}))
+
+
+def test_pack_windows_of_chunks_equal_pack_lm_of_the_whole():
+    tok = jaxtext.data.TextTokenizer.train("word", sentences(100), vocab_size=64)
+    texts = sentences(300, seed=1)
+    whole = encode_splits(_loaded(texts), tok, None)["train"]
+    chunks = [tok._encode_flat(texts[i:i + 37]) for i in range(0, len(texts), 37)]
+    for seq_len in (5, 16, 64):
+        streamed = np.concatenate(list(pack_windows(chunks, seq_len)))
+        np.testing.assert_array_equal(streamed, pack_lm(whole, seq_len))
+
+
+def test_streamed_batches_are_the_in_memory_batches_of_the_same_texts(corpus):
+    path, texts = corpus
+    data = prepared(path)
+    assert set(data.packed) == {"validation", "test"}
+    # held out: the first 20 texts are validation, the next 20 test; train reads the rest
+    assert data.loaded.splits["validation"]["text"] == texts[:20]
+    assert data.loaded.splits["test"]["text"] == texts[20:40]
+    memory = pack_lm(encode_splits(_loaded(texts[40:]), data.tokenizer, None)["train"], 16)
+    expected = lm_batches(memory, 8, shuffle=False, seed=0, epoch=0)
+    streamed = data.batches("train", shuffle=False)
+    for got, want in zip(streamed, expected[:len(streamed) - 1], strict=False):
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    # an epoch is about one pass: the files' rows (estimated from size) x tokens per text
+    assert abs(len(streamed) - len(expected)) <= 0.15 * len(expected)
+    assert data.size("train") == len(streamed) * 8
+
+
+def test_shuffled_epochs_differ_and_a_resumed_epoch_gets_the_same_batches(corpus):
+    path, _ = corpus
+    data = prepared(path, steps_per_epoch=20)
+    first, second = data.batches("train", epoch=0, shuffle=True), \
+        data.batches("train", epoch=1, shuffle=True)
+    one, two = [b.inputs for b in first], [b.inputs for b in second]
+    assert len(one) == len(two) == 20
+    assert not all(np.array_equal(a, b) for a, b in zip(one, two, strict=True))
+    # a fresh process resuming at batch 7 of epoch 2 reads the stream again up to there
+    again = prepared(path, steps_per_epoch=20).batches("train", epoch=1, shuffle=True)[7:]
+    assert len(again) == 13
+    for a, b in zip(two[7:], [b.inputs for b in again], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_tokenizer_learns_from_the_sample(corpus):
+    path, texts = corpus
+    data = prepared(path)
+    words = set(" ".join(texts[40:240]).split())
+    assert {t for t in words if data.tokenizer.tokenizer.token_to_id(t) is not None} == words
+    assert UNK_ID not in data.encoded["validation"].ids
+
+
+@pytest.mark.slow
+def test_a_streamed_lm_trains_resumes_bit_identically_and_evaluates(corpus, tmp_path):
+    path, _ = corpus
+    settings = {**SMALL, "data": f"text:{path}", "steps_per_epoch": 12, "epochs": 2}
+    straight = jaxtext.train(settings, callbacks=[])
+    assert straight.status == "completed" and straight.steps == 24
+    assert np.isfinite(straight.test_metrics["bits_per_char"])
+    out = tmp_path / "run"
+    stopped = jaxtext.train({**settings, "out": str(out), "checkpoint_every": 5},
+                            callbacks=[_stop_at(17)])
+    assert stopped.status == "interrupted"
+    resumed = jaxtext.train(resume=str(out), callbacks=[])
+    assert resumed.steps == 24 and resumed.test_metrics == straight.test_metrics
+    import jax
+
+    same = jax.tree.map(np.array_equal, resumed.model_state.params, straight.model_state.params)
+    assert all(jax.tree.leaves(same))
+    assert straight.evaluate("validation")["loss"] > 0
+    with pytest.raises(DataError, match="not held in memory"):
+        straight.evaluate("train")
+
+
+def test_datasets_streaming_from_a_local_file(corpus):
+    path, texts = corpus
+    stream = datasets.load_dataset("text", data_files=str(path), split="train", streaming=True)
+    with pytest.raises(ConfigError, match="length is unknown; set steps_per_epoch"):
+        prepare_data(Config.from_dict({**SMALL, "data": stream}))
+    run = jaxtext.train({**SMALL, "data": stream, "steps_per_epoch": 6, "epochs": 1},
+                        callbacks=[])
+    assert run.steps == 6 and np.isfinite(run.test_metrics["loss"])
+    # hf: with a local file goes through datasets streaming too, with a known size
+    data = prepare_data(Config.from_dict({**SMALL, "data": f"hf:{path}"}))
+    assert data.loaded.splits["test"]["text"] == texts[20:40] and len(data.batches("train"))
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    (dict(data="text:/no/such/file.txt"), DataError, r"file not found: /no/such/file\.txt"),
+    (dict(data="text:{empty}"), DataError, r"is empty \(0 bytes\)"),
+    (dict(data="text:{blank}"), DataError, r"holds 0 non-blank texts"),
+    (dict(data="text:{corpus}", stream_holdout=600), DataError, r"lower stream_holdout"),
+    (dict(data="text:{corpus}", task="classify"), ConfigError, r"task 'classify' needs its data"),
+    (dict(data="text:{corpus}", limit=10), ConfigError, r"limit caps a dataset held in memory"),
+    (dict(data="text:{corpus}", stream=False, steps_per_epoch=5), ConfigError,
+     r"add stream: true"),
+    (dict(data=["a text", "another"]), DataError, r"stream: true reads a corpus lazily"),
+    (dict(data="json:{jsonl}", text_column="body"), DataError, r"no text column 'body'"),
+])
+def test_bad_input_is_one_line(corpus, tmp_path, changes, error, message):
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "blank.txt").write_text("\n  \n\n")
+    (tmp_path / "c.jsonl").write_text('{"text": "zor mav"}\n' * 50)
+    files = dict(corpus=corpus[0], empty=tmp_path / "empty.txt", blank=tmp_path / "blank.txt",
+                 jsonl=tmp_path / "c.jsonl")
+    if isinstance(changes["data"], str):
+        changes = {**changes, "data": changes["data"].format(**files)}
+    with pytest.raises(error, match=message) as info:
+        prepare_data(Config.from_dict({**SMALL, **changes}))
+    assert "\n" not in str(info.value)
+
+
+def test_a_streaming_dataset_without_stream_says_how():
+    stream = datasets.Dataset.from_dict({"text": ["zor"]}).to_iterable_dataset()
+    with pytest.raises(DataError, match="set stream: true and task: lm"):
+        jaxtext.data.load_data(stream, task="lm")
+
+
+MEASURE = """
+import resource, sys, time, jaxtext
+start = time.time()
+run = jaxtext.train(task="lm", model="transformer", data="text:" + sys.argv[1], stream=True,
+                    tokenizer="word", vocab_size=64, max_len=64, batch_size=32, epochs=1,
+                    dim=32, layers=1, heads=2, sample_tokens=0, stream_holdout=200,
+                    stream_sample=5000, steps_per_epoch=int(sys.argv[2]), callbacks=[])
+peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(run.status, run.steps, run.test_metrics["bits_per_char"], peak_kb, time.time() - start)
+"""
+
+
+@pytest.mark.slow
+def test_a_multi_gigabyte_corpus_trains_in_bounded_memory(tmp_path):
+    """2.5 GB of generated sentences, 200 steps: the peak resident memory stays under 2 GB."""
+    path = tmp_path / "big.txt"
+    rng = np.random.default_rng(0)
+    lines = np.array([line + "\n" for line in sentences(100_000)], dtype=object)
+    try:
+        with path.open("w") as f:
+            while f.tell() < 2_500_000_000:
+                f.write("".join(lines[rng.permutation(len(lines))]))
+        script = textwrap.dedent(MEASURE)
+        child = subprocess.run([sys.executable, "-c", script, str(path), "200"],
+                               capture_output=True, text=True, timeout=300)
+        assert child.returncode == 0, child.stderr[-2000:]
+        status, steps, bpc, peak_kb, seconds = child.stdout.split()[-5:]
+        print(f"2.5 GB corpus, 200 steps: peak RSS {int(peak_kb) / 1024:.0f} MB, "
+              f"{float(seconds):.1f} s")
+        assert status == "completed" and int(steps) == 200 and float(bpc) < 3
+        assert int(peak_kb) < 2 * 1024 * 1024, f"peak RSS {int(peak_kb) / 1024:.0f} MB"
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _loaded(texts):
+    from jaxtext.data.load import LoadedData
+
+    return LoadedData(datasets.DatasetDict({"train": datasets.Dataset.from_dict(
+        {"text": texts})}), [], "texts", "lm")
+
+
+def _stop_at(step):
+    class Stop(jaxtext.Callback):
+        def on_step(self, done):
+            if done >= step:
+                self.control.request_stop("test stop")
+
+    return Stop()
