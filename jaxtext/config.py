@@ -59,7 +59,7 @@ class Config:
     monitor: str = ""  # validation metric for early stopping / best weights ("" = task default)
     limit: int = 0  # use at most this many training examples (quick experiments); 0 = all
     eval_limit: int = 0  # score validation/test on a fixed sample of this many; 0 = all
-    stream: bool = False  # lm: read `data` lazily (a corpus larger than memory), never load it
+    stream: bool = False  # lm, classify: read `data` lazily (larger than memory), never load it
     steps_per_epoch: int = 0  # stream: steps that make an epoch (0 = about one pass of local files)
     stream_sample: int = 10000  # stream: texts the tokenizer is trained on (after the held-out ones)
     stream_holdout: int = 1000  # stream: the first N texts are validation, the next N test
@@ -210,8 +210,10 @@ class Config:
             need(not self.steps_per_epoch, "steps_per_epoch sets the length of an epoch over a "
                  "stream: add stream: true, or drop it (an epoch is one pass over the data)")
             return
-        need(self.task == "lm", f"stream: true streams a language model's corpus; task "
-             f"'{self.task}' needs its data in memory: drop stream or set task: lm")
+        need(self.task in ("lm", "classify") and not self.text_pair, f"stream: true streams "
+             f"a language model's or a classifier's corpus; task '{self.task}'"
+             f"{' with text_pair' if self.text_pair else ''} needs its data in memory: drop "
+             "stream")
         need(not self.limit, "limit caps a dataset held in memory; with stream: true set "
              "steps_per_epoch (and epochs) to bound training")
 

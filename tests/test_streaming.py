@@ -1,5 +1,7 @@
-"""stream: true: a language model trained on a corpus read lazily, never held in memory."""
+"""stream: true: language models and classifiers trained on a corpus read lazily."""
 
+import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -11,7 +13,14 @@ import pytest
 
 import jaxtext
 from jaxtext.config import Config
-from jaxtext.data import UNK_ID, encode_splits, lm_batches, pack_lm
+from jaxtext.data import (
+    UNK_ID,
+    EncodedSplit,
+    classify_batches,
+    encode_splits,
+    lm_batches,
+    pack_lm,
+)
 from jaxtext.data.prepare import prepare_data
 from jaxtext.data.stream_batches import pack_windows
 from jaxtext.errors import ConfigError, DataError
@@ -22,6 +31,10 @@ WORDS = ("zor", "blick", "mav", "quen", "tiv", "dap", "sorn", "elk", "pim", "wub
 SMALL = dict(task="lm", model="transformer", stream=True, tokenizer="word", vocab_size=64,
              max_len=16, batch_size=8, stream_holdout=20, stream_sample=200, dim=16, layers=1,
              heads=2, sample_tokens=0, log_every=5)
+
+CLASSIFY = dict(task="classify", model="mlp", stream=True, tokenizer="word", vocab_size=64,
+                max_len=24, batch_size=8, stream_holdout=20, stream_sample=200, dim=16,
+                ngram_buckets=256, lr=0.02, log_every=5)
 
 
 def sentences(count: int, seed: int = 0) -> list[str]:
@@ -133,7 +146,10 @@ def test_datasets_streaming_from_a_local_file(corpus):
     (dict(data="text:{empty}"), DataError, r"is empty \(0 bytes\)"),
     (dict(data="text:{blank}"), DataError, r"holds 0 non-blank texts"),
     (dict(data="text:{corpus}", stream_holdout=600), DataError, r"lower stream_holdout"),
-    (dict(data="text:{corpus}", task="classify"), ConfigError, r"task 'classify' needs its data"),
+    (dict(data="text:{corpus}", task="regression"), ConfigError,
+     r"task 'regression' needs its data in memory"),
+    (dict(data="json:{jsonl}", task="classify", label_column="tag"), DataError,
+     r"no label column 'tag'"),
     (dict(data="text:{corpus}", limit=10), ConfigError, r"limit caps a dataset held in memory"),
     (dict(data="text:{corpus}", stream=False, steps_per_epoch=5), ConfigError,
      r"add stream: true"),
@@ -155,8 +171,48 @@ def test_bad_input_is_one_line(corpus, tmp_path, changes, error, message):
 
 def test_a_streaming_dataset_without_stream_says_how():
     stream = datasets.Dataset.from_dict({"text": ["zor"]}).to_iterable_dataset()
-    with pytest.raises(DataError, match="set stream: true and task: lm"):
+    with pytest.raises(DataError, match="only with stream: true"):
         jaxtext.data.load_data(stream, task="lm")
+
+
+def labeled_corpus(path: Path, count: int, extra: dict | None = None) -> list[dict]:
+    """JSON lines whose label says whether the text holds the word "zor"."""
+    rows = [{"text": t, "label": "zor" if "zor" in t.split() else "none"}
+            for t in sentences(count, seed=2)]
+    for i, label in (extra or {}).items():
+        rows[i]["label"] = label
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+def test_a_streamed_classifier_batches_like_classify_batches_and_learns(tmp_path):
+    path = tmp_path / "labeled.jsonl"
+    rows = labeled_corpus(path, 1500)
+    settings = {**CLASSIFY, "data": f"json:{path}"}
+    data = prepare_data(Config.from_dict(settings))
+    assert data.label_names == ["none", "zor"]
+    assert data.loaded.splits["test"]["text"] == [r["text"] for r in rows[20:40]]
+    # a block of 64 batches x 8 examples is cut by classify_batches, seeded by its number
+    block = rows[40:40 + 64 * 8]
+    ids, offsets = data.tokenizer._encode_flat([r["text"] for r in block])
+    labels = np.array([data.label_names.index(r["label"]) for r in block], np.int32)
+    want = classify_batches(EncodedSplit(ids, offsets, labels, 0, None), 8, shuffle=True,
+                            seed=0, epoch=0, max_len=24)
+    got = data.batches("train", shuffle=True)
+    assert len(got) == math.ceil((1500 - 40) / 8)  # steps: an estimated pass
+    for a, b in zip(got, want, strict=False):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+    run = jaxtext.train({**settings, "epochs": 2}, callbacks=[])
+    assert run.test_metrics["accuracy"] >= 0.9, run.test_metrics
+
+
+def test_a_label_the_sample_never_saw_is_one_line(tmp_path):
+    path = tmp_path / "labeled.jsonl"
+    labeled_corpus(path, 1500, extra={700: "surprise"})
+    data = prepare_data(Config.from_dict({**CLASSIFY, "data": f"json:{path}"}))
+    with pytest.raises(DataError, match="label 'surprise' was not among.*raise stream_sample"):
+        list(data.batches("train", shuffle=True))
 
 
 MEASURE = """

@@ -1,4 +1,5 @@
-"""LM batches from a stream of texts: tokenized on a background thread, packed, shuffled.
+"""Batches from a stream of texts, made on a background thread: LM windows, packed and
+shuffled, or length-bucketed classification batches.
 
 The training stream is endless: the texts after the held-out ones, pass after pass, each
 chunk encoded with ``encode_batch`` (which releases the GIL, so the thread runs beside the
@@ -7,7 +8,8 @@ training loop), packed exactly as ``pack_lm`` packs a split (``<bos> doc <eos>``
 ``SHUFFLE_BATCHES`` batches, each block with its own seeded permutation. Batch ``g`` of the
 stream is therefore a pure function of the data, the tokenizer, the seed and ``g``: epoch
 ``e`` is batches ``e * steps .. (e + 1) * steps``, and a resumed run gets the same batches
-by reading the stream again up to where its checkpoint stopped.
+by reading the stream again up to where its checkpoint stopped. A classifier's stream is
+cut the same way, in blocks of examples, each block batched by ``classify_batches``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from jaxtext.data.batching import LMBatch
-from jaxtext.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from jaxtext.data.batching import Batch, LMBatch, classify_batches
+from jaxtext.data.encoding import EncodedSplit
+from jaxtext.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, truncate
 
 SHUFFLE_BATCHES = 64  # batches per shuffled block (64 x 64 x 257 int32 = 4 MB)
 QUEUE_BATCHES = 8  # batches the thread prepares ahead of the training loop
@@ -81,6 +84,29 @@ def stream_batches(windows: Iterable[np.ndarray], rows: int, *, shuffle: bool, s
             window = window[np.random.default_rng([seed, block]).permutation(block_rows)]
         for i in range(first, SHUFFLE_BATCHES):
             yield lm_batch(window[i * rows:(i + 1) * rows])
+        block, first = block + 1, 0
+
+
+def classify_stream_batches(examples: Iterable[tuple[str, int]],
+                            encode: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
+                            rows: int, *, max_len: int, shuffle: bool, seed: int,
+                            start: int = 0) -> Iterator[Batch]:
+    """Length-bucketed batches of ``rows`` examples from an endless ``(text, label id)``
+    iterator, from batch ``start`` on: each block of ``SHUFFLE_BATCHES x rows`` examples is
+    encoded (``encode(texts) -> (ids, offsets)``) and cut by ``classify_batches`` seeded
+    with ``(seed, block)``, so a block gives exactly ``SHUFFLE_BATCHES`` full batches."""
+    block_rows = rows * SHUFFLE_BATCHES
+    examples = iter(examples)
+    block = start // SHUFFLE_BATCHES
+    for _ in range(block * block_rows):  # resume: earlier blocks need no encoding
+        next(examples)
+    first = start - block * SHUFFLE_BATCHES
+    while True:
+        texts, labels = zip(*itertools.islice(examples, block_rows), strict=True)
+        ids, offsets = truncate(*encode(list(texts)), max_len)
+        encoded = EncodedSplit(ids, offsets, np.asarray(labels, np.int32), 0, None)
+        yield from classify_batches(encoded, rows, shuffle=shuffle, seed=seed, epoch=block,
+                                    max_len=max_len)[first:]
         block, first = block + 1, 0
 
 

@@ -8,8 +8,8 @@ or a ``datasets.IterableDataset``. Nothing is loaded: ``TextStream.batches()`` r
 
 from __future__ import annotations
 
+import dataclasses
 import glob
-import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +28,8 @@ _PROBE_BYTES = 1 << 20  # bytes of the first file read to learn its bytes per ro
 
 @dataclass(frozen=True)
 class TextStream:
-    """A streamed dataset's ``text_column``, read from the start each time.
+    """A streamed dataset's ``text_column`` (and ``label_column``), read from the start
+    each time.
 
     name: ``data`` as the user wrote it, for logs.
     files: the local files behind it ([] for the hub or an in-memory ``IterableDataset``):
@@ -39,28 +40,50 @@ class TextStream:
     text_column: str
     name: str
     files: tuple[Path, ...] = ()
+    label_column: str | None = None  # classification: the column of labels
 
-    def batches(self, skip: int = 0) -> Iterator[list[str]]:
-        """Lists of non-blank texts, in file order, after the first ``skip`` texts."""
+    def batches(self, skip: int = 0) -> Iterator[tuple[list[str], list | None]]:
+        """``(texts, labels)`` of the rows with a non-blank text (and a label), in file
+        order, after the first ``skip`` of them; ``labels`` is None without a label column.
+        A ``ClassLabel`` column gives its names."""
         seen = 0
         for rows in self.dataset.iter(batch_size=READ_ROWS):
-            if self.text_column not in rows:
-                raise DataError(
-                    f"{self.name} has no text column '{self.text_column}'"
-                    f"{did_you_mean(self.text_column, rows)} (columns: {', '.join(rows)}); "
-                    "pass the column holding the text as text_column=")
-            texts = [t for t in rows[self.text_column] if isinstance(t, str) and t.strip()]
+            texts = self._column(rows, self.text_column, "text")
+            labels = self._column(rows, self.label_column, "label") \
+                if self.label_column else None
+            keep = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()
+                    and (labels is None or labels[i] is not None)]
             if seen < skip:
-                cut = min(skip - seen, len(texts))
+                cut = min(skip - seen, len(keep))
                 seen += cut
-                texts = texts[cut:]
-            if texts:
-                yield texts
+                keep = keep[cut:]
+            if keep:
+                yield [texts[i] for i in keep], (
+                    None if labels is None else self._names([labels[i] for i in keep]))
 
-    def first(self, count: int) -> list[str]:
-        """The first ``count`` non-blank texts (fewer when the stream is shorter)."""
-        texts = itertools.chain.from_iterable(self.batches())
-        return list(itertools.islice(texts, count))
+    def first(self, count: int) -> tuple[list[str], list | None]:
+        """The first ``count`` rows' texts and labels (fewer when the stream is shorter)."""
+        texts, labels = [], []
+        for some, their in self.batches():
+            texts += some
+            labels += their or []
+            if len(texts) >= count:
+                break
+        return texts[:count], (labels[:count] if self.label_column else None)
+
+    def _column(self, rows: dict, column: str, role: str) -> list:
+        if column not in rows:
+            raise DataError(
+                f"{self.name} has no {role} column '{column}'{did_you_mean(column, rows)} "
+                f"(columns: {', '.join(rows)}); pass the column holding the {role} as "
+                f"{role}_column=")
+        return rows[column]
+
+    def _names(self, labels: list) -> list:
+        feature = (self.dataset.features or {}).get(self.label_column)
+        if isinstance(feature, datasets.ClassLabel):
+            return [feature.int2str(int(v)) for v in labels]
+        return labels
 
     def rows_estimate(self) -> int | None:
         """About how many rows the files hold (their size over the first MB's bytes per
@@ -74,7 +97,8 @@ class TextStream:
         return max(1, round(total * lines / max(len(head), 1)))
 
 
-def open_stream(data: Any, text_column: str = "text") -> TextStream:
+def open_stream(data: Any, text_column: str = "text",
+                label_column: str | None = None) -> TextStream:
     """A ``TextStream`` over ``data``; a path that does not exist or an empty file is one
     line, here, before any thread starts."""
     if isinstance(data, datasets.IterableDatasetDict):
@@ -83,7 +107,7 @@ def open_stream(data: Any, text_column: str = "text") -> TextStream:
                             f"{', '.join(data)}); pass the split to train on")
         data = data["train"]
     if isinstance(data, datasets.IterableDataset):
-        return TextStream(data, text_column, "<IterableDataset>")
+        return TextStream(data, text_column, "<IterableDataset>", (), label_column)
     prefix, sep, rest = data.partition(":") if isinstance(data, str) else ("", "", "")
     if not (sep and rest and (prefix in FILE_PREFIXES or prefix == "hf")):
         raise DataError(
@@ -91,10 +115,12 @@ def open_stream(data: Any, text_column: str = "text") -> TextStream:
             f"'parquet:PATH', 'hf:NAME' or a datasets.IterableDataset, not "
             f"{str(data)[:60]!r}; drop stream to load it in memory")
     if prefix == "hf":
-        return _hub_or_local(rest, data, text_column)
-    builder = FILE_PREFIXES[prefix]
-    files = _local_files(rest, builder)
-    return TextStream(_stream_files(builder, files), text_column, data, files)
+        stream = _hub_or_local(rest, data, text_column)
+    else:
+        builder = FILE_PREFIXES[prefix]
+        files = _local_files(rest, builder)
+        stream = TextStream(_stream_files(builder, files), text_column, data, files)
+    return dataclasses.replace(stream, label_column=label_column)
 
 
 def _hub_or_local(spec: str, name: str, text_column: str) -> TextStream:
