@@ -5,6 +5,8 @@ import math
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import datasets
@@ -139,6 +141,26 @@ def test_datasets_streaming_from_a_local_file(corpus):
     # hf: with a local file goes through datasets streaming too, with a known size
     data = prepare_data(Config.from_dict({**SMALL, "data": f"hf:{path}"}))
     assert data.loaded.splits["test"]["text"] == texts[20:40] and len(data.batches("train"))
+
+
+def test_the_reader_thread_ends_with_training_even_when_a_callback_fails(corpus):
+    class Fail(jaxtext.Callback):
+        def on_epoch_end(self, event):
+            raise RuntimeError("a failing callback")
+
+    path, _ = corpus
+    before = set(_readers())  # other tests' data objects may hold live streams
+    with pytest.raises(RuntimeError, match="a failing callback"):  # after epoch 1 of 3
+        jaxtext.train({**SMALL, "data": f"text:{path}", "steps_per_epoch": 4, "epochs": 3},
+                      callbacks=[Fail()])
+    deadline = time.time() + 5
+    while set(_readers()) - before and time.time() < deadline:
+        time.sleep(0.05)
+    assert not set(_readers()) - before
+
+
+def _readers():
+    return [t for t in threading.enumerate() if t.name == "jaxtext-stream" and t.is_alive()]
 
 
 @pytest.mark.parametrize("changes, error, message", [

@@ -71,6 +71,9 @@ class PreparedData:
         """Characters the split's tokens cover (the denominator of bits per character)."""
         return float(self.encoded[split].num_chars)
 
+    def close(self) -> None:
+        """Training is over: a stream ends its reader thread (in memory: nothing to do)."""
+
     def default_prompt(self, words: int = 4) -> str:
         """The first words of the first validation text: a prompt from the data's own world."""
         texts = self.loaded.splits["validation"]["text"][:1]

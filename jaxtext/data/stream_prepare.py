@@ -68,6 +68,9 @@ class StreamingData(PreparedData):
             raise DataError(_NOT_IN_MEMORY)
         return super().chars(split)
 
+    def close(self) -> None:
+        self._keep(None)
+
     def _prefetcher(self, rows: int, first: int, shuffle: bool) -> Prefetcher:
         """The running stream if it stands at batch ``first``, else a new one read to it."""
         live = self._live
