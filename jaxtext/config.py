@@ -61,7 +61,7 @@ class Config:
     eval_limit: int = 0  # score validation/test on a fixed sample of this many; 0 = all
     stream: bool = False  # lm, classify: read `data` lazily (larger than memory), never load it
     steps_per_epoch: int = 0  # stream: steps that make an epoch (0 = about one pass of local files)
-    stream_sample: int = 10000  # stream: texts the tokenizer is trained on (after the held-out ones)
+    stream_sample: int = 10000  # stream: texts the tokenizer (and label names) learn from
     stream_holdout: int = 1000  # stream: the first N texts are validation, the next N test
     prompt: str = ""  # lm: prompt of the samples shown while training ("" = a validation text's start)
     sample_tokens: int = 200  # lm: tokens sampled at each epoch end
