@@ -130,6 +130,25 @@ def test_a_streamed_lm_trains_resumes_bit_identically_and_evaluates(corpus, tmp_
         straight.evaluate("train")
 
 
+@pytest.mark.parametrize("fmt", ["text", "json", "csv", "parquet"])
+def test_every_file_format_streams_the_same_rows_and_estimates_its_size(corpus, tmp_path, fmt):
+    import pandas as pd
+
+    _, texts = corpus
+    path = tmp_path / f"rows.{ {'text': 'txt', 'json': 'jsonl'}.get(fmt, fmt)}"
+    frame = pd.DataFrame({"text": texts, "n": range(len(texts))})
+    if fmt == "text":
+        path.write_text("\n".join(texts) + "\n")
+    elif fmt == "json":
+        frame.to_json(path, orient="records", lines=True)
+    else:
+        getattr(frame, f"to_{fmt}")(path, index=False)
+    data = prepared(path, data=f"{fmt}:{path}")
+    assert data.loaded.splits["validation"]["text"] == texts[:20]
+    assert abs(data.stream.rows_estimate() - len(texts)) <= 0.1 * len(texts)
+    assert data.stream.first(5)[0] == texts[:5]
+
+
 def test_datasets_streaming_from_a_local_file(corpus):
     path, texts = corpus
     stream = datasets.load_dataset("text", data_files=str(path), split="train", streaming=True)

@@ -122,8 +122,9 @@ class Prefetcher:
     ``close()`` ends the thread. ``position`` counts the items read.
     """
 
-    def __init__(self, make: Callable[[], Iterator], position: int = 0):
+    def __init__(self, make: Callable[[], Iterator], position: int = 0, key: tuple = ()):
         self.position = position
+        self.key = key  # what ``make`` was built for, so a reader can be told apart
         self._queue: queue.Queue = queue.Queue(QUEUE_BATCHES)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(make,), daemon=True,

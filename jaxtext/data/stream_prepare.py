@@ -21,7 +21,7 @@ from jaxtext.config import Config
 from jaxtext.data.batching import _round_up, pack_lm
 from jaxtext.data.encoding import encode_splits, train_tokenizer
 from jaxtext.data.load import LoadedData, load_data
-from jaxtext.data.prepare import PreparedData
+from jaxtext.data.prepared import PreparedData
 from jaxtext.data.stream_batches import (
     Prefetcher,
     classify_stream_batches,
@@ -94,9 +94,7 @@ class StreamingData(PreparedData):
             windows = pack_windows(chunks, cfg.max_len, finish=False)
             return stream_batches(windows, rows, shuffle=shuffle, seed=cfg.seed, start=first)
 
-        live = Prefetcher(make, position=first)
-        live.key = (rows, shuffle)
-        return live
+        return Prefetcher(make, position=first, key=(rows, shuffle))
 
     def _keep(self, live: Prefetcher | None) -> None:
         if self._live is not None and self._live is not live:

@@ -87,9 +87,13 @@ class TextStream:
 
     def rows_estimate(self) -> int | None:
         """About how many rows the files hold (their size over the first MB's bytes per
-        line), or None when there are no local files to measure."""
+        line; Parquet says exactly), or None when there are no local files to measure."""
         if not self.files:
             return None
+        if all(f.suffix.lower() == ".parquet" for f in self.files):
+            import pyarrow.parquet as pq
+
+            return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
         total = sum(f.stat().st_size for f in self.files)
         with self.files[0].open("rb") as f:
             head = f.read(_PROBE_BYTES)
