@@ -44,7 +44,7 @@ class StreamingData(PreparedData):
     _live: Prefetcher | None = field(default=None, repr=False)
 
     def steps(self, rows: int) -> int:
-        """Steps of ``rows`` windows that make an epoch."""
+        """Steps of ``rows`` batch rows (lm windows or examples) that make an epoch."""
         return self.config.steps_per_epoch or max(1, math.ceil(self.rows_per_pass / rows))
 
     def size(self, split: str) -> int:
