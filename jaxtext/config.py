@@ -59,6 +59,10 @@ class Config:
     monitor: str = ""  # validation metric for early stopping / best weights ("" = task default)
     limit: int = 0  # use at most this many training examples (quick experiments); 0 = all
     eval_limit: int = 0  # score validation/test on a fixed sample of this many; 0 = all
+    stream: bool = False  # lm, classify: read `data` lazily (larger than memory), never load it
+    steps_per_epoch: int = 0  # stream: steps that make an epoch (0 = about one pass of local files)
+    stream_sample: int = 10000  # stream: texts the tokenizer (and label names) learn from
+    stream_holdout: int = 1000  # stream: the first N texts are validation, the next N test
     prompt: str = ""  # lm: prompt of the samples shown while training ("" = a validation text's start)
     sample_tokens: int = 200  # lm: tokens sampled at each epoch end
     sample_every: int = 0  # lm: also sample every N steps (0 = only at epoch ends)
@@ -175,8 +179,9 @@ class Config:
         need(not (self.resume and self.init is not None),
              "resume continues a run, init starts a new one from its weights: give one of them")
         for key in ("weight_decay", "grad_clip", "early_stopping", "limit", "sample_tokens",
-                    "log_every", "eval_limit", "sample_every"):
+                    "log_every", "eval_limit", "sample_every", "steps_per_epoch"):
             need(getattr(self, key) >= 0, f"{key} must not be negative, got {getattr(self, key)}")
+        self._validate_stream(need)
         allowed = TASK_METRICS[self.task]
         need(not self.monitor or self.monitor in allowed,
              f"monitor for task '{self.task}' must be one of {', '.join(allowed)}, "
@@ -197,6 +202,20 @@ class Config:
         else:
             need(0 < self.threshold < 1, f"threshold must be between 0 and 1 (exclusive), "
                  f"got {self.threshold}; or 'tune'")
+
+    def _validate_stream(self, need) -> None:
+        for key in ("stream_sample", "stream_holdout"):
+            need(getattr(self, key) >= 1, f"{key} must be at least 1, got {getattr(self, key)}")
+        if not self.stream:
+            need(not self.steps_per_epoch, "steps_per_epoch sets the length of an epoch over a "
+                 "stream: add stream: true, or drop it (an epoch is one pass over the data)")
+            return
+        need(self.task in ("lm", "classify") and not self.text_pair, f"stream: true streams "
+             f"a language model's or a classifier's corpus; task '{self.task}'"
+             f"{' with text_pair' if self.text_pair else ''} needs its data in memory: drop "
+             "stream")
+        need(not self.limit, "limit caps a dataset held in memory; with stream: true set "
+             "steps_per_epoch (and epochs) to bound training")
 
 
 _UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "h": 3600.0}

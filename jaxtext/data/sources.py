@@ -57,7 +57,8 @@ def _resolve(data: Any, seed: int) -> tuple[datasets.Dataset | datasets.DatasetD
     if isinstance(data, (datasets.Dataset, datasets.DatasetDict)):
         return data, _describe(data)
     if isinstance(data, (datasets.IterableDataset, datasets.IterableDatasetDict)):
-        raise DataError("streaming datasets are not supported; load without streaming=True")
+        raise DataError("a streaming dataset is read lazily only with stream: true (task lm or "
+                        "classify); set it, or load the data without streaming=True")
     try:
         import pandas as pd
 

@@ -197,6 +197,7 @@ class Trainer:
                                 f"lower lr (now {cfg.lr:g}) or grad_clip")
         except BaseException:
             self._close_checkpoints()
+            self.data.close()
             self.emit(ev.TrainEnd(step=pos.step, elapsed_s=self.session.elapsed(),
                                   status="failed", message="error during training", test=None))
             raise
@@ -403,6 +404,7 @@ class Trainer:
 
     def _finish(self, status: str, message: str, test=None) -> TrainedState:
         self._close_checkpoints()
+        self.data.close()  # a stream's reader thread
         if self.dp.multiprocess:  # the run predicts and generates on this process alone
             local = self._local_model()
             self.params, self.rest = local.params, local.rest
