@@ -95,3 +95,23 @@ def not_utf8(what: str, error: UnicodeDecodeError, offset: int = 0) -> str:
     source = "utf-16" if utf16 else "latin1"
     return (f"{what} is not UTF-8 text (byte 0x{data[error.start]:02x} at position "
             f"{offset + error.start}); convert it to UTF-8, e.g. iconv -f {source} -t utf-8")
+
+
+def text_list(texts: Any) -> list[str]:
+    """``predict``'s argument (a text or a list of texts) as a list, or one ConfigError naming
+    what it got.
+
+    >>> text_list("fine"), text_list(("a", "b"))
+    (['fine'], ['a', 'b'])
+    """
+    if isinstance(texts, str):
+        return [texts]
+    usage = "predict takes a text or a list of texts"
+    if isinstance(texts, (bytes, dict)) or not hasattr(texts, "__iter__"):
+        raise ConfigError(f"{usage}, not {type(texts).__name__}")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ConfigError(f"{usage}, not a list holding {type(text).__name__} (item {i}: "
+                              f"{shown(text)}); convert with str() or drop it")
+    return texts

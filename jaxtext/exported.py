@@ -21,7 +21,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxtext.errors import ConfigError, RunFolderError
+from jaxtext.errors import ConfigError, RunFolderError, text_list
 
 FORMAT = "jaxtext.export/1"
 FILES = ("manifest.json", "function.jax", "weights.npz", "tokenizer.json")
@@ -69,7 +69,7 @@ class ExportedClassifier:
 
     def probs(self, texts: str | list[str]) -> np.ndarray:
         """float32[N, classes]: each text computed as ``run.predict([text])`` computes it."""
-        rows = self._encode(_texts_argument(texts))
+        rows = self._encode(text_list(texts))
         out = np.zeros((len(rows), len(self.labels)), np.float32)
         lengths = np.fromiter(map(len, rows), np.int64, len(rows))
         bucket = np.searchsorted(self.widths, lengths)
@@ -92,7 +92,7 @@ class ExportedClassifier:
 
     def predict(self, texts: str | list[str]) -> list[dict]:
         """One ``{"text", "label", "probs": {label: p}}`` per text (plain JSON values)."""
-        texts = _texts_argument(texts)
+        texts = text_list(texts)
         return [{"text": text, "label": self.labels[int(p.argmax())],
                  "probs": {name: float(x) for name, x in zip(self.labels, p, strict=True)}}
                 for text, p in zip(texts, self.probs(texts), strict=True)]
@@ -182,19 +182,6 @@ class ExportedLM:
     def warmup(self) -> None:
         """Compile the decode steps for one sample now, so no request waits for it."""
         self.generate("", max_new_tokens=1)
-
-
-def _texts_argument(texts) -> list[str]:
-    if isinstance(texts, str):
-        return [texts]
-    if isinstance(texts, (bytes, dict)) or not hasattr(texts, "__iter__"):
-        raise ConfigError(f"predict takes a text or a list of texts, not {type(texts).__name__}")
-    texts = list(texts)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ConfigError(f"predict takes a list of texts, not one holding "
-                              f"{type(text).__name__} (item {i}); convert with str()")
-    return texts
 
 
 def _check_generate(prompt, max_new_tokens, temperature, top_k, top_p, num_samples,

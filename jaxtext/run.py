@@ -30,6 +30,7 @@ from jaxtext.errors import (
     RunFolderError,
     did_you_mean,
     shown,
+    text_list,
 )
 from jaxtext.generate import generate
 from jaxtext.history import History
@@ -173,7 +174,7 @@ class Run:
         if self.task == "lm":
             self._need_classifier("predict")
         pairs = bool(self.config.text_pair)
-        texts = _pairs_argument(texts) if pairs else _texts_argument(texts)
+        texts = _pairs_argument(texts) if pairs else text_list(texts)
         outputs = np.zeros((0, self.dims.num_outputs), np.float32)
         if texts:
             encoded = encode_texts(self.tokenizer, texts, self.config.max_len,
@@ -362,21 +363,6 @@ def _pairs_argument(texts: Any) -> list[tuple[str, str]]:
         return [pair_of(item) for item in texts]
     except DataError as err:
         raise ConfigError(str(err)) from None
-
-
-def _texts_argument(texts: Any) -> list[str]:
-    """``predict``'s argument as a list of texts, or one ConfigError naming what it got."""
-    if isinstance(texts, str):
-        return [texts]
-    usage = "predict takes a text or a list of texts"
-    if isinstance(texts, (bytes, dict)) or not hasattr(texts, "__iter__"):
-        raise ConfigError(f"{usage}, not {type(texts).__name__}")
-    texts = list(texts)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ConfigError(f"{usage}, not a list holding {type(text).__name__} (item {i}: "
-                              f"{shown(text)}); convert with str() or drop it")
-    return texts
 
 
 def _fmt(value: Any) -> str:

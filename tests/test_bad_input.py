@@ -23,7 +23,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 import jaxtext
 from jaxtext import cli
@@ -715,17 +714,6 @@ def test_cli_non_utf8_config_file(tmp_path, capsys):
 
 
 # -- magics: a real InteractiveShell, one-line UsageError ----------------------------------
-
-
-@pytest.fixture
-def ip():
-    shell = InteractiveShell.instance()
-    if "jaxtext" not in shell.extension_manager.loaded:
-        shell.run_line_magic("load_ext", "jaxtext")
-    before = set(shell.user_ns)
-    yield shell
-    for name in set(shell.user_ns) - before:
-        del shell.user_ns[name]
 
 
 MAGICS = [

@@ -52,7 +52,7 @@ def test_exported_predicts_exactly_like_the_run(tiny_run, exported_dir):
     assert first["label"] == tiny_run.predict(TEXTS[0]).label[0]
     assert list(first["probs"]) == tiny_run.label_names
     assert model.probs([]).shape == (0, 2)
-    with pytest.raises(ConfigError, match="not one holding int"):
+    with pytest.raises(ConfigError, match="not a list holding int"):
         model.predict(["ok", 3])
 
 

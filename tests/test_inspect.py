@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 from conftest import TINY
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 import jaxtext
 from jaxtext import events as ev
@@ -231,17 +230,6 @@ def test_compare_names_and_mistakes(tiny_run):
 
 
 # -- the magics and the CLI -------------------------------------------------------------------
-
-
-@pytest.fixture
-def ip():
-    shell = InteractiveShell.instance()
-    if "jaxtext" not in shell.extension_manager.loaded:
-        shell.run_line_magic("load_ext", "jaxtext")
-    before = set(shell.user_ns)
-    yield shell
-    for name in set(shell.user_ns) - before:
-        del shell.user_ns[name]
 
 
 def test_compare_command_parsing():

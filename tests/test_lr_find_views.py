@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 from test_lr_find import SMALL, SWEEP, Recorder
 
 import jaxtext
@@ -64,17 +63,6 @@ def test_chart_view_draws_live_and_leaves_a_static_copy():
 # -- the magics and the CLI --------------------------------------------------------------
 
 BODY = "\n".join(f"{k}: {v}" for k, v in SMALL.items())
-
-
-@pytest.fixture
-def ip():
-    shell = InteractiveShell.instance()
-    if "jaxtext" not in shell.extension_manager.loaded:
-        shell.run_line_magic("load_ext", "jaxtext")
-    before = set(shell.user_ns)
-    yield shell
-    for name in set(shell.user_ns) - before:
-        del shell.user_ns[name]
 
 
 def test_magic_binds_the_finder_for_a_train_body(ip, capsys):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 import jaxtext
 from jaxtext.display import GeneratedText
@@ -201,21 +200,6 @@ def test_summary_line_and_samples_text():
 
 
 # -- a real InteractiveShell --------------------------------------------------------------
-
-
-@pytest.fixture
-def ip():
-    shell = InteractiveShell.instance()
-    if "jaxtext" not in shell.extension_manager.loaded:
-        shell.run_line_magic("load_ext", "jaxtext")
-    magics = shell.magics_manager.registry["JaxtextMagics"]
-    before = set(shell.user_ns)
-    yield shell
-    for name in set(shell.user_ns) - before:
-        del shell.user_ns[name]
-    magics.records.clear()
-    for trait in ("callbacks", "show_dashboard", "defaults"):
-        magics.set_trait(trait, magics.trait_defaults(trait))
 
 
 @pytest.fixture

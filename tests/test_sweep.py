@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 import jaxtext
 from jaxtext import events as ev
@@ -175,17 +174,6 @@ def test_early_stopping_is_refused_in_a_sweep():
 
 
 # -- the magic and the CLI ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def ip():
-    shell = InteractiveShell.instance()
-    if "jaxtext" not in shell.extension_manager.loaded:
-        shell.run_line_magic("load_ext", "jaxtext")
-    before = set(shell.user_ns)
-    yield shell
-    for name in set(shell.user_ns) - before:
-        del shell.user_ns[name]
 
 
 BODY = "\n".join(f"{k}: {v}" for k, v in {**SMALL, "epochs": 1}.items())
