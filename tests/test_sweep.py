@@ -240,6 +240,9 @@ def test_the_sweep_dashboard_draws_a_curve_per_configuration_and_the_ranked_tabl
     assert ranked == list(result.table.index)  # the same ranking as the result
     assert view.w["progress"].bar_style == "success"
     assert view.w["stop"].layout.display == "none"
+    # the static copy that replaces the widget keeps the chart, the ranking and the end
+    for part in (view.w["chart"].value, view.w["table"].value, "completed in"):
+        assert part in view.static_html
 
 
 def test_a_diverging_configuration_fails_alone_and_the_others_finish():

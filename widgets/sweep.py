@@ -1,6 +1,8 @@
 """The live notebook view of a sweep (``callbacks=["sweep_dashboard"]``, the default of
 ``jaxtext.sweep`` and ``%%sweep`` in a kernel): a progress bar per group, one Altair chart with
 a training-loss curve per configuration (colour = configuration), the ranked table, and Stop.
+When the sweep ends a static copy (HTML: status, chart, table) replaces the widget, so a saved
+notebook keeps it without widget state, as the training dashboard does.
 
 Cost discipline as in ``dashboard.py``: ``on_step`` is one clock comparison until
 ``update_every`` seconds have passed; the chart is rebuilt only when new losses arrived, at most
@@ -19,6 +21,7 @@ from jaxtext import events as ev
 
 from ._render import ChartRenderer
 from ._subshell import route_to_subshell
+from .dashboard import _close_tree
 
 STOP_REASON = "stopped from the sweep dashboard"
 _BAR_STYLES = {"completed": "success", "interrupted": "warning", "cancelled": "warning"}
@@ -59,6 +62,8 @@ class SweepDashboard(Callback):
         self.dirty = {"chart": False, "table": False}
         self.next_update = self.next_chart = 0.0
         self._renderer = ChartRenderer()
+        self._handle = None  # the display the static copy replaces
+        self.static_html = ""  # what replaced the widget at the end
 
     def __call__(self, event) -> None:
         try:
@@ -96,7 +101,7 @@ class SweepDashboard(Callback):
         if self.display or (self.display is None and _in_kernel()):
             from IPython.display import display
 
-            display(self.widget)
+            self._handle = display(self.widget, display_id=True)
         route_to_subshell(self.w["stop"])  # clicks reach a busy kernel where it can
         self._renderer.warm_up()
         self._draw_table()
@@ -163,6 +168,15 @@ class SweepDashboard(Callback):
         self._renderer.wait(timeout=30)
         self._refresh(time.monotonic())
         self._renderer.close()
+        w = self.w
+        self.static_html = (f'<div class="jaxtext-sweep">{w["title"].value}'
+                            f'<div>{w["status"].value}</div>{w["chart"].value}'
+                            f'{w["table"].value}</div>')
+        if self._handle is not None:
+            from IPython.display import HTML
+
+            self._handle.update(HTML(self.static_html))
+            _close_tree(self.widget)
 
 
 def _in_kernel() -> bool:
