@@ -176,10 +176,10 @@ def _curve_rows(name: str, run, metric: str) -> list[dict[str, Any]]:
 def _final_row(run) -> dict[str, Any]:
     """Status, steps, test metrics and the last validation's metrics of one run."""
     row: dict[str, Any] = {"status": run.status, "steps": run.steps}
-    row.update({f"test {k}": v for k, v in run.test_metrics.items()})
+    row.update({f"test_{k}": v for k, v in run.test_metrics.items()})
     validation = run.record.validation_rows
     if validation:
-        row.update({f"validation {k}": v for k, v in validation[-1].items()
+        row.update({f"validation_{k}": v for k, v in validation[-1].items()
                     if k not in _NOT_METRICS})
     return row
 

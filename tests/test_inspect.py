@@ -180,9 +180,9 @@ def test_compare_in_memory_and_saved_runs(tiny_run, second_run, saved_second):
     assert both.differences["lr"] == {tiny_run.name: TINY["lr"], "second": SECOND["lr"]}
     assert list(both.config_table().columns) == list(both.differences)
     final = both.final
-    assert final.loc["second", "test accuracy"] == second_run.test_metrics["accuracy"]
+    assert final.loc["second", "test_accuracy"] == second_run.test_metrics["accuracy"]
     last_val = tiny_run.history[tiny_run.history.kind == "validation"].iloc[-1]
-    assert final.loc[tiny_run.name, "validation loss"] == last_val.loss
+    assert final.loc[tiny_run.name, "validation_loss"] == last_val.loss
 
 
 def test_compare_aligns_by_step_epoch_and_time(tiny_run, second_run):
