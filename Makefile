@@ -32,7 +32,7 @@ lint: venv
 
 bench: venv
 	$(PY) -m pip install -q -e ".[test,bench]"
-	status=0; for b in classify lm dashboard checkpoint notebook frameworks serve lr_find accel; do $(PY) benchmarks/bench_$$b.py || status=1; done; exit $$status
+	status=0; for b in classify lm dashboard checkpoint notebook frameworks serve lr_find sweep stream accel; do $(PY) benchmarks/bench_$$b.py || status=1; done; exit $$status
 
 clean:
 	rm -rf $(VENV) runs artifacts .pytest_cache

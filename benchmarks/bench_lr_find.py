@@ -151,8 +151,8 @@ def main(argv=None) -> int:
                              ("ratio_with_compiles", "sweep / train, compiles included")]),
         f"Target: a sweep step costs <= {TARGET}x a training step: worst {worst:.2f}x "
         + ("(smoke run, no target)" if args.quick else "✓" if passed else "✗"),
-        "Noise: measured on a shared 2-core machine with other jobs running (see the load "
-        "average above); these numbers need a re-run on a quiet machine before they are quoted.",
+        "The load average above says how busy the machine was: above 2 (its cores), the "
+        "numbers are slower than it can do.",
     ]) + "\n"
     report.write(args.out, markdown, {"start": start, "end": end, "rows": rows})
     print(markdown)

@@ -85,8 +85,8 @@ def main() -> None:
         "# Sweeps: 8 configurations together vs one after another",
         f"Command: `{report.command_line()}`",
         report.facts_block(start, end),
-        "**Noisy**: measured on a shared 2-core CPU with other jobs running (see the load "
-        "average); re-run on a quiet machine before quoting.",
+        "The load average above says how busy the machine was: above 2 (its cores), the "
+        "numbers are slower than it can do.",
         f"The mlp on {'an IMDB subset' if args.quick else 'IMDB'}, grid "
         f"lr {GRID['lr']} x seed {GRID['seed']}, one epoch of about {steps} steps per "
         "configuration; the default mlp (max_len 1024, batch 64) and small steps (max_len 64, "

@@ -43,27 +43,6 @@ settings: any config key as --key VALUE or --set key=VALUE, model keys included,
   Values are YAML 1.2 scalars, read exactly as in a %%train body; later settings win, and
   every setting overrides the --config file.
 """
-LR_FIND_HELP = """\
-usage: python -m jaxtext lr-find [--config FILE] [--json FILE] [--quiet] [SETTING ...]
-
-Sweep the learning rate over the first steps of the run `train` would make with the same
-settings (fresh model, same data and seed; nothing is saved), print the loss curve as a table
-and the suggested rate (one tenth of the rate where the smoothed loss was lowest).
-
-options:
-  --config FILE   YAML file of config keys, as for `train`
-  --json FILE     write lrs, losses, smoothed, suggested and timing to this JSON file
-  --quiet         no progress bar
-  -h, --help      show this help
-
-the sweep:
-  --start-lr LR   first rate (default 1e-7)
-  --end-lr LR     last rate (default 10)
-  --steps N       most steps (default 100; it stops once the smoothed loss passes 4x its
-                  minimum)
-
-settings: every `train` setting (--model lstm --data imdb --batch-size 32 ...).
-"""
 _TRAIN_OPTIONS = {"--config": "train.yaml", "--json": "metrics.json"}
 _SWEEP_KEYS = ("start_lr", "end_lr", "steps")
 
@@ -217,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] in (["train"], ["lr-find"], ["sweep"]):
             args = parse_train_args(argv[1:], argv[0])
             if args.help:
-                helps = {"train": TRAIN_HELP, "lr-find": LR_FIND_HELP}
-                print(helps.get(argv[0]) or _sweep_help(), end="")
+                print(TRAIN_HELP if argv[0] == "train" else _other_help(argv[0]), end="")
                 return 0
         else:
             args = build_parser().parse_args(argv)
@@ -281,29 +259,14 @@ def _check_settings(settings: dict[str, Any]) -> None:
 
 
 def cmd_lr_find(args) -> int:
-    import jaxtext
-    from jaxtext.lr_finder import END_LR, START_LR, STEPS, check_sweep
+    from jaxtext.cli_lr_find import check_lr_find_settings, lr_find_command
 
     settings = train_config(args)
-    check_sweep(settings.get("start_lr", START_LR), settings.get("end_lr", END_LR),
-                settings.get("steps", STEPS))
+    check_lr_find_settings(settings)
     _check_settings(settings)
     if args.json:
         _check_writable_file(Path(args.json))
-    finder = jaxtext.lr_find(settings, callbacks=[] if args.quiet else ["progress"])
-    print(finder.table())
-    print(f"\n{finder.summary()}\n{finder.rule}")
-    if args.json:
-        report = {"lrs": finder.lrs.tolist(), "losses": finder.losses.tolist(),
-                  "smoothed": finder.smoothed.tolist(), "suggested": finder.suggested,
-                  "status": finder.status, "message": finder.message, "rule": finder.rule,
-                  "timing": finder.timing, "config": finder.config.to_dict()}
-        Path(args.json).write_text(json.dumps(report, indent=1, default=str) + "\n")
-    if finder.suggested is None:
-        print(f"error: no rate suggested ({finder.message}); try a lower start_lr",
-              file=sys.stderr)
-        return 2
-    return 0
+    return lr_find_command(settings, quiet=args.quiet, json_path=args.json)
 
 
 def cmd_sweep(args) -> int:
@@ -314,7 +277,11 @@ def cmd_sweep(args) -> int:
     return sweep(args)
 
 
-def _sweep_help() -> str:
+def _other_help(command: str) -> str:
+    if command == "lr-find":
+        from jaxtext.cli_lr_find import LR_FIND_HELP
+
+        return LR_FIND_HELP
     from jaxtext.cli_sweep import SWEEP_HELP
 
     return SWEEP_HELP
@@ -392,30 +359,11 @@ def cmd_export(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from jaxtext.serve import load_servable, make_server
+    from jaxtext.serve import serve_from_command_line
 
-    if args.max_batch < 1 or args.wait_ms < 0:
-        raise ConfigError("--max-batch must be at least 1 and --wait-ms not negative")
-    model = load_servable(args.dir)
-    try:
-        server = make_server(model, host=args.host, port=args.port, max_batch=args.max_batch,
-                             wait_ms=args.wait_ms, verbose=args.verbose)
-    except OSError as err:
-        raise ConfigError(f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); "
-                          "pick another --port") from None
-    model.warmup()  # bound first (a taken port fails fast), then compiled, then announced
-    host, port = server.server_address[:2]
-    endpoint = "/generate" if server.task == "lm" else "/predict"
-    print(f"serving {model.manifest.get('model')} on http://{host}:{port} "
-          f"(POST {endpoint}, GET /health; Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:  # Ctrl-C is how a server is meant to stop
-        print("stopped", file=sys.stderr)
-    finally:
-        server.server_close()
-        server.batcher.close()
-    return 0
+    return serve_from_command_line(args.dir, host=args.host, port=args.port,
+                                   max_batch=args.max_batch, wait_ms=args.wait_ms,
+                                   verbose=args.verbose)
 
 
 def cmd_list(args) -> int:

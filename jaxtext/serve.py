@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import queue
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from jaxtext.errors import JaxtextError, RunFolderError
+from jaxtext.errors import ConfigError, JaxtextError, RunFolderError
 
 MAX_BODY = 16 * 2**20  # bytes of one request body
 GENERATE_OPTIONS = ("max_new_tokens", "temperature", "top_k", "top_p", "num_samples", "seed")
@@ -222,3 +223,31 @@ def load_servable(path: str | Path):
     run = jaxtext.load(path)
     kind = ExportedLM if run.task == "lm" else ExportedClassifier
     return kind(run._export_files(), where=str(path))
+
+
+def serve_from_command_line(folder: str, *, host: str, port: int, max_batch: int,
+                            wait_ms: float, verbose: bool) -> int:
+    """``python -m jaxtext serve``: check the flags, bind the port (a taken one fails fast),
+    compile, announce, then answer until Ctrl-C."""
+    if max_batch < 1 or wait_ms < 0:
+        raise ConfigError("--max-batch must be at least 1 and --wait-ms not negative")
+    model = load_servable(folder)
+    try:
+        server = make_server(model, host=host, port=port, max_batch=max_batch,
+                             wait_ms=wait_ms, verbose=verbose)
+    except OSError as err:
+        raise ConfigError(f"cannot listen on {host}:{port} ({err.strerror or err}); "
+                          "pick another --port") from None
+    model.warmup()  # bound first (a taken port fails fast), then compiled, then announced
+    host, port = server.server_address[:2]
+    endpoint = "/generate" if server.task == "lm" else "/predict"
+    print(f"serving {model.manifest.get('model')} on http://{host}:{port} "
+          f"(POST {endpoint}, GET /health; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # Ctrl-C is how a server is meant to stop
+        print("stopped", file=sys.stderr)
+    finally:
+        server.server_close()
+        server.batcher.close()
+    return 0
