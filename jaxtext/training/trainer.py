@@ -233,8 +233,6 @@ class Trainer:
             if not timed_apart:
                 outputs = self.train_step(*args)
             else:  # compile where the clock keeps ticking; the copies keep the weights safe
-                if pending:  # the steps queued before are steady time: let them finish first
-                    pending[-1].block_until_ready()
                 started = time.perf_counter()
                 try:
                     outputs = self._compile_visibly(self.train_step, args, shape, donated=4)
