@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import io
 import json
-import numbers
 from pathlib import Path
 
 import jax
 import numpy as np
 
 from jaxtext.errors import ConfigError, RunFolderError, text_list
+from jaxtext.generate_options import check_generate_options
 
 FORMAT = "jaxtext.export/1"
 FILES = ("manifest.json", "function.jax", "weights.npz", "tokenizer.json")
@@ -137,8 +137,9 @@ class ExportedLM:
                  top_k: int = 0, top_p: float = 1.0, num_samples: int = 1,
                  seed: int = 0) -> list[str]:
         """``num_samples`` continuations of ``prompt`` (temperature 0: greedy)."""
-        top_k = _check_generate(prompt, max_new_tokens, temperature, top_k, top_p, num_samples,
-                                seed)
+        top_k = check_generate_options(prompt, max_new_tokens=max_new_tokens,
+                                       temperature=temperature, top_k=top_k, top_p=top_p,
+                                       num_samples=num_samples, seed=seed)
         bos, eos = self._ids["bos_id"], self._ids["eos_id"]
         ids = [bos]
         if prompt:
@@ -182,28 +183,6 @@ class ExportedLM:
     def warmup(self) -> None:
         """Compile the decode steps for one sample now, so no request waits for it."""
         self.generate("", max_new_tokens=1)
-
-
-def _check_generate(prompt, max_new_tokens, temperature, top_k, top_p, num_samples,
-                    seed) -> int:
-    """One ConfigError naming the first bad option (as ``run.generate`` checks them)."""
-    if not isinstance(prompt, str):
-        raise ConfigError(f"generate takes a prompt text, not {type(prompt).__name__}")
-    for key, value, low in (("max_new_tokens", max_new_tokens, 1), ("num_samples", num_samples, 1),
-                            ("top_k", top_k, 0), ("seed", seed, 0)):
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-            raise ConfigError(f"{key} must be an int, got {value!r}")
-        if not low <= value < 2**63:
-            raise ConfigError(f"{key} must be at least {low} (and below 2**63), got {value}")
-    for key, value in (("temperature", temperature), ("top_p", top_p)):
-        if not isinstance(value, numbers.Real) or isinstance(value, bool) \
-                or not np.isfinite(value):
-            raise ConfigError(f"{key} must be a finite number, got {value!r}")
-    if temperature < 0:
-        raise ConfigError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-    if not 0 < top_p <= 1:
-        raise ConfigError(f"top_p must be in (0, 1] (1 = off), got {top_p}")
-    return min(int(top_k), 2**31 - 1)
 
 
 def _damaged(where: str, name: str, err: Exception) -> RunFolderError:

@@ -9,7 +9,6 @@ lets a caller show tokens as they come at a cost of one host round trip per chun
 
 from __future__ import annotations
 
-import numbers
 import time
 from collections.abc import Callable
 from functools import partial
@@ -20,7 +19,8 @@ import numpy as np
 from flax import nnx
 
 from jaxtext import events as ev
-from jaxtext.errors import ConfigError, shown
+from jaxtext.errors import ConfigError
+from jaxtext.generate_options import check_generate_options
 from jaxtext.protocols import require_decoder
 from jaxtext.training.memory import check_decode_memory
 from jaxtext.training.state import ModelState
@@ -104,7 +104,7 @@ def generate(model: ModelState, tokenizer, prompt: str = "", *, max_len: int,
     sample, a list of (token_text, probability) for the generated tokens. ``stream`` is
     called with the texts so far after every ``chunk_size`` decoded tokens (one dispatch).
     """
-    top_k = check_options(prompt, max_new_tokens=max_new_tokens, temperature=temperature,
+    top_k = check_generate_options(prompt, max_new_tokens=max_new_tokens, temperature=temperature,
                           top_k=top_k, top_p=top_p, num_samples=num_samples, seed=seed)
     tok = tokenizer
     start_id = document_start_id(tok)
@@ -162,39 +162,6 @@ def generate(model: ModelState, tokenizer, prompt: str = "", *, max_len: int,
                                                                strict=False)]
               for row, prow in zip(ids, p, strict=True)]
     return texts, pieces
-
-
-def check_options(prompt, *, max_new_tokens, temperature, top_k, top_p, num_samples,
-                  seed) -> int:
-    """One ConfigError naming the first bad generate() argument; returns ``top_k`` as used.
-
-    >>> check_options("Once", max_new_tokens=10, temperature=0.8, top_k=10**12, top_p=0.9,
-    ...               num_samples=1, seed=0)
-    2147483647
-    """
-    if not isinstance(prompt, str):
-        raise ConfigError(f"generate takes a prompt text, not {type(prompt).__name__} "
-                          f"({shown(prompt)})")
-    ints = {"max_new_tokens": (max_new_tokens, 1), "num_samples": (num_samples, 1),
-            "top_k": (top_k, 0), "seed": (seed, 0)}
-    for key, (value, low) in ints.items():
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-            raise ConfigError(f"{key} must be an int, got {shown(value)} ({type(value).__name__})")
-        if value < low:
-            raise ConfigError(f"{key} must be at least {low}, got {value}")
-    if seed >= 2**63:
-        raise ConfigError(f"seed must be in 0 <= seed < 2**63, got {shown(seed)}")
-    for key, value in (("temperature", temperature), ("top_p", top_p)):
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
-            raise ConfigError(f"{key} must be a number, got {shown(value)} "
-                              f"({type(value).__name__})")
-        if not np.isfinite(value):
-            raise ConfigError(f"{key} must be a finite number, got {value}")
-    if temperature < 0:
-        raise ConfigError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-    if not 0 < top_p <= 1:
-        raise ConfigError(f"top_p must be in (0, 1] (1 = off), got {top_p}")
-    return min(int(top_k), 2**31 - 1)  # any top_k above the vocabulary keeps every token
 
 
 def document_start_id(tok) -> int:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -157,8 +158,12 @@ def test_a_language_model_export_samples_like_the_run(lm_export, tmp_path):
     model = load_exported(folder)
     with pytest.raises(ConfigError, match="exceeds what this model can decode"):
         model.generate("x", max_new_tokens=40)
-    with pytest.raises(ConfigError, match="top_p must be in"):
-        model.generate("x", top_p=0)
+    for bad in ({"top_p": 0}, {"seed": 2**63}, {"top_k": 1.5}, {"temperature": float("nan")},
+                {"num_samples": True}, {"max_new_tokens": 0}):  # the run's own messages
+        with pytest.raises(ConfigError) as theirs:
+            lm.generate("x", **bad)
+        with pytest.raises(ConfigError, match=re.escape(str(theirs.value))):
+            model.generate("x", **bad)
     (folder / "decode.jax").rename(tmp_path / "decode.jax")
     try:
         with pytest.raises(RunFolderError, match="decode.jax is missing"):
