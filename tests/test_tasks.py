@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import datasets
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -382,6 +383,24 @@ def test_multilabel_needs_lists_with_labels():
         jaxtext.train(task="multilabel", data={"text": texts, "label": [["x", ""], ["y"]] * 20},
                       callbacks=[])
     assert "row 0" in _one_line(err)
+
+
+@pytest.mark.parametrize("task, labels, what", [
+    ("regression", [1.0, None, 2.0, 3.0], "target"),
+    ("multilabel", [["x"], None, ["x", "y"], ["y"]], "label list"),
+])
+def test_rows_without_targets_are_dropped_and_an_empty_split_is_re_created(task, labels, what):
+    texts = [f"w{i} w{i + 1}" for i in range(40)]
+    data = datasets.DatasetDict(
+        train=datasets.Dataset.from_dict({"text": texts, "label": labels * 10}),
+        validation=datasets.Dataset.from_dict({"text": texts[:8], "label": [None] * 8}))
+    with pytest.warns(UserWarning) as caught:
+        run = jaxtext.train(task=task, data=data, epochs=1, callbacks=[],
+                            **{k: v for k, v in FAST.items() if k != "epochs"})
+    said = " | ".join(str(w.message) for w in caught)
+    assert f"dropped 10 of 40 rows without a {what} from split 'train'" in said, said
+    assert f"split 'validation' has no {what}s; re-creating it from train" in said, said
+    assert run.trained.data.size("train") + run.trained.data.size("validation") <= 30
 
 
 @pytest.mark.parametrize("settings, words", [

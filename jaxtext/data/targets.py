@@ -29,18 +29,11 @@ def _encode_numbers(splits: dict, column: str, name: str) -> dict:
         values = _column(ds, column).to_pylist()
         numbers = np.array([_number(v, column, split, i, name) for i, v in enumerate(values)])
         missing = np.isnan(numbers)
-        if missing.all():
-            if split == "train":
-                raise DataError(f"{name}: label column '{column}' is empty in train; pass the "
-                                "column holding the numbers to predict as label_column=")
-            warnings.warn(f"{name}: split '{split}' has no targets; re-creating it from train",
-                          stacklevel=3)
-            continue
-        if missing.any():
-            warnings.warn(f"{name}: dropped {int(missing.sum())} of {len(ds)} rows without a "
-                          f"target from split '{split}'", stacklevel=3)
-            ds, numbers = ds.select(np.flatnonzero(~missing)), numbers[~missing]
-        out[split] = _replace(ds, column, numbers, datasets.Value("float64"))
+        ds = _without_missing(ds, missing, split, name, "target", train_empty=(
+            f"{name}: label column '{column}' is empty in train; pass the column holding the "
+            "numbers to predict as label_column="))
+        if ds is not None:
+            out[split] = _replace(ds, column, numbers[~missing], datasets.Value("float64"))
     return out
 
 
@@ -67,15 +60,14 @@ def _encode_label_lists(splits: dict, column: str, name: str) -> tuple[dict, lis
     """The label column of every split as lists of label names; returns (splits, names)."""
     rows = {}
     for split, ds in splits.items():
-        feature = ds.features[column]
-        if not isinstance(feature, _LISTS):
-            first = next((v for v in _column(ds, column).to_pylist() if v is not None), None)
+        values = _column(ds, column).to_pylist()
+        first = next((v for v in values if v is not None), None)
+        if not isinstance(ds.features[column], _LISTS) and first is not None:  # all None: missing
             raise DataError(
                 f"{name}: label column '{column}' holds {type(first).__name__} values in split "
                 f"'{split}' (e.g. {shown(first)}); task 'multilabel' needs a list of labels per "
                 "row, e.g. ['drama', 'comedy'] (split a string: df[col].str.split('|'))")
-        rows[split] = [_labels_of(v, column, split, i, name)
-                       for i, v in enumerate(_column(ds, column).to_pylist())]
+        rows[split] = [_labels_of(v, column, split, i, name) for i, v in enumerate(values)]
     names = sorted({label for row in rows["train"] if row for label in row})
     if not names:
         raise DataError(f"{name}: every label list in column '{column}' of train is empty; "
@@ -83,16 +75,10 @@ def _encode_label_lists(splits: dict, column: str, name: str) -> tuple[dict, lis
     out = {}
     for split, ds in splits.items():
         missing = np.array([r is None for r in rows[split]], bool)
-        if missing.all():
-            if split == "train":
-                raise DataError(f"{name}: label column '{column}' is empty in train")
-            warnings.warn(f"{name}: split '{split}' has no labels; re-creating it from train",
-                          stacklevel=3)
+        ds = _without_missing(ds, missing, split, name, "label list", train_empty=(
+            f"{name}: label column '{column}' is empty in train"))
+        if ds is None:
             continue
-        if missing.any():
-            warnings.warn(f"{name}: dropped {int(missing.sum())} of {len(ds)} rows without a "
-                          f"label list from split '{split}'", stacklevel=3)
-            ds = ds.select(np.flatnonzero(~missing))
         kept = [r for r in rows[split] if r is not None]
         unknown = sorted({label for r in kept for label in r} - set(names))
         if unknown:
@@ -117,6 +103,23 @@ def _labels_of(value, column: str, split: str, row: int, name: str) -> list[str]
                             f"{shown(item)}; fix or drop that row")
         labels.append(str(item))
     return list(dict.fromkeys(labels))
+
+
+def _without_missing(ds: datasets.Dataset, missing: np.ndarray, split: str, name: str,
+                     what: str, *, train_empty: str) -> datasets.Dataset | None:
+    """``ds`` without its rows lacking a ``what`` (with a warning); None when every row lacks
+    one (the split is re-created from train; for train itself: DataError ``train_empty``)."""
+    if missing.all():
+        if split == "train":
+            raise DataError(train_empty)
+        warnings.warn(f"{name}: split '{split}' has no {what}s; re-creating it from train",
+                      stacklevel=4)
+        return None
+    if missing.any():
+        warnings.warn(f"{name}: dropped {int(missing.sum())} of {len(ds)} rows without a {what} "
+                      f"from split '{split}'", stacklevel=4)
+        return ds.select(np.flatnonzero(~missing))
+    return ds
 
 
 def _replace(ds: datasets.Dataset, column: str, values, feature) -> datasets.Dataset:
