@@ -5,11 +5,11 @@ high rates), ``lr: suggested``, stops and Ctrl-C, fresh starts. Its views, magic
 from __future__ import annotations
 
 import json
-import os
 import signal
 
 import numpy as np
 import pytest
+from conftest import Recorder
 
 import jaxtext
 from jaxtext import events as ev
@@ -32,24 +32,6 @@ SMALL = dict(model="mlp", data="rotten_tomatoes", limit=1000, epochs=1, batch_si
 SWEEP = dict(start_lr=1e-5, end_lr=100.0, steps=40)
 
 
-class Recorder(jaxtext.Callback):
-    def __init__(self, stop_at=None, sigint_at=None):
-        self.events, self.stop_at, self.sigint_at = [], stop_at, sigint_at
-
-    def __call__(self, event):
-        self.events.append(event)
-        super().__call__(event)
-
-    def on_lr_find_step(self, event):
-        if self.stop_at is not None and event.step >= self.stop_at:
-            self.control.request_stop("test stop")
-            self.stop_at = None
-        if self.sigint_at is not None and event.step >= self.sigint_at:
-            self.sigint_at = None
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def of(self, kind):
-        return [e for e in self.events if isinstance(e, kind)]
 
 
 def _sweep_step_compiles() -> list[int]:

@@ -9,8 +9,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import Recorder
 from IPython.core.error import UsageError
-from test_lr_find import SMALL, SWEEP, Recorder
+from test_lr_find import SMALL, SWEEP
 
 import jaxtext
 from jaxtext import events as ev

@@ -14,6 +14,7 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import Recorder
 from IPython.core.error import UsageError
 
 import jaxtext
@@ -35,16 +36,6 @@ def _max_difference(a, b) -> float:
     return max(float(np.max(np.abs(x - y))) for x, y in zip(_leaves(a), _leaves(b), strict=True))
 
 
-class Recorder(jaxtext.Callback):
-    def __init__(self, stop_at=None):
-        self.events, self.stop_at = [], stop_at
-
-    def __call__(self, event):
-        self.events.append(event)
-
-    def on_step(self, step):
-        if self.stop_at is not None and step >= self.stop_at:
-            self.control.request_stop("test stop")
 
 
 @pytest.fixture(scope="module")
