@@ -13,7 +13,7 @@ from jaxtext.magics import JaxtextMagics, PredictCommand, TrainCommand
 from jaxtext.magics.parsing import find_run
 from jaxtext.magics.reports import summary_line
 from jaxtext.settings import parse_tokens, parse_value, parse_yaml_settings
-from jaxtext.training.trainer import MAX_IN_FLIGHT
+from jaxtext.training.step_queue import MAX_IN_FLIGHT
 
 # -- parsing (pure) ----------------------------------------------------------------------
 

@@ -11,34 +11,13 @@ import textwrap
 import jax
 import numpy as np
 import pytest
-from conftest import TINY
+from conftest import TINY, Recorder
 from flax import nnx
 
 import jaxtext
 from jaxtext import events as ev
 from jaxtext.registry import models
-from jaxtext.training.trainer import MAX_IN_FLIGHT
-
-
-class Recorder(jaxtext.Callback):
-    def __init__(self, stop_at=None, sigint_at=None):
-        self.events, self.stop_at, self.sigint_at = [], stop_at, sigint_at
-
-    def __call__(self, event):
-        self.events.append(event)
-        super().__call__(event)
-
-    def on_step(self, step):
-        # the count of finished steps may advance by several between calls (a queue drains)
-        if self.stop_at is not None and step >= self.stop_at:
-            self.control.request_stop("test stop")
-            self.stop_at = None
-        if self.sigint_at is not None and step >= self.sigint_at:
-            self.sigint_at = None
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def of(self, kind):
-        return [e for e in self.events if isinstance(e, kind)]
+from jaxtext.training.step_queue import MAX_IN_FLIGHT
 
 
 def test_classifier_learns_and_reports(tiny_run):

@@ -12,7 +12,7 @@ import pytest
 from jaxtext import History, display
 from jaxtext import events as ev
 from jaxtext.callbacks import Callback, TrainingControl
-from jaxtext.training.trainer import MAX_IN_FLIGHT
+from jaxtext.training.step_queue import MAX_IN_FLIGHT
 from jaxtext.widgets import Dashboard, charts, report
 from jaxtext.widgets.dashboard import STOP_REASON
 from jaxtext.widgets.panels import PANELS

@@ -30,6 +30,7 @@ from jaxtext.training.session import Session, Stopped
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import init_model_state
 from jaxtext.training.steps import lr_sweep_step_fn
+from jaxtext.training.visible_compile import compile_visibly, describe_shape
 
 IN_FLIGHT = 4  # steps dispatched beyond the one whose loss is read
 
@@ -109,7 +110,10 @@ def sweep(config, data, session: Session, rates: np.ndarray, start_model=None) -
         args = (params, rest, opt_state, dp.shard_batch(batch), np.float32(lr))
         if i == 0:
             try:
-                outputs = _compile_visibly(step, args, batch, session, curve)
+                outputs, curve.compile_s, _ = compile_visibly(
+                    session, step, args,
+                    f"the LR finder's step for {describe_shape(np.shape(batch[0]))}")
+                session.phase("train", "sweeping the learning rate")
             except Stopped:
                 curve.status = "interrupted"
                 curve.message = f"{session.control.reason or 'interrupted'} while compiling"
@@ -163,16 +167,3 @@ class _Tracker:
                              f"lr {lr:.3g}")
             return True
         return False
-
-
-def _compile_visibly(step, args, batch, session: Session, curve: SweepCurve):
-    """The first call (the compile) on a worker thread while the views show a clock."""
-    shape = " x ".join(map(str, np.shape(batch[0])))
-    session.phase("compile", f"compiling the LR finder's step for batches of {shape} tokens")
-    start = time.perf_counter()
-    outputs = session.wait_for(lambda: jax.block_until_ready(step(*args)))
-    curve.compile_s = time.perf_counter() - start
-    session.phase("compile", f"LR finder's step compiled in {curve.compile_s:.1f} s",
-                  took_s=curve.compile_s)
-    session.phase("train", "sweeping the learning rate")
-    return outputs

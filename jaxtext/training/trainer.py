@@ -1,14 +1,13 @@
 """The training loop: prepared data + config -> jitted steps -> events -> ``TrainedState``.
 
-Answering at once. The loop queues about ``QUEUE_S`` of work ahead of the device (two steps
-until it knows how long one takes; dozens of 2-ms steps; one step once a step takes longer:
-measured, an empty queue cost 6 % on the transformer), so a Stop, Ctrl-C or the kernel's
-interrupt ends training within two long steps or 0.1 s of short ones,
-and the step counts views see are steps the device finished. A batch shape seen for the first
-time is compiled on a worker thread (``Session.wait_for``) while the views show a live clock,
-then "compiled in 8.2 s" or "compile cache hit"; evaluation shows its progress and stops between
-batches too. Metric sums stay on the device and are fetched about every half second (or every
-``log_every`` steps); the ETA comes from the steady step rate, compiles excluded.
+Answering at once. The loop queues about 0.1 s of work ahead of the device (``step_queue.py``),
+so a Stop, Ctrl-C or the kernel's interrupt ends training within two long steps or 0.1 s of
+short ones, and the step counts views see are steps the device finished. A batch shape seen
+for the first time is compiled on a worker thread while the views show a live clock
+(``visible_compile.py``); evaluation shows its progress and stops between batches too.
+Metric sums stay on the device and are fetched about every half second (or every
+``log_every`` steps); the ETA comes from the steady step rate, compiles excluded
+(``throughput.py``).
 
 The state keeps the weights of the last finished step. A step whose gradients are not finite is
 skipped (the weights stay the last good ones) and training ends with status "failed". The loop
@@ -23,12 +22,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxtext import events as ev
 from jaxtext.config import Config, describe_data
@@ -36,7 +33,6 @@ from jaxtext.data.prepare import PreparedData
 from jaxtext.generate import epoch_samples
 from jaxtext.model_summary import summarize
 from jaxtext.tasks import higher_is_better, per_text
-from jaxtext.training import compile_cache
 from jaxtext.training.checkpointing import Checkpointer, Position
 from jaxtext.training.distributed import is_main_process
 from jaxtext.training.evaluate import EvalHooks, evaluate_split
@@ -45,11 +41,11 @@ from jaxtext.training.precision import compute_dtype
 from jaxtext.training.session import Session, Stopped
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState, TrainedState, init_model_state
+from jaxtext.training.step_queue import StepQueue
 from jaxtext.training.steps import train_step_fn, zero_sums
+from jaxtext.training.throughput import Throughput
+from jaxtext.training.visible_compile import compile_visibly, describe_shape
 
-IN_FLIGHT = 2  # steps queued ahead of the device until their duration is known
-QUEUE_S = 0.1  # then: as many as take this long (a stop waits for no more), 1 for long steps
-MAX_IN_FLIGHT = 64
 LOG_EVERY_S = 0.5  # with log_every 0: fetch metrics this often
 
 
@@ -84,9 +80,7 @@ class Trainer:
         self.dp = DataParallel(jax.devices())  # every process's devices in a launch
         self.out = out
         self.compiled: set = set()  # (kind, shapes) this session has run once
-        self.in_flight = IN_FLIGHT
-        self.step_s: float | None = None  # how long a step takes on the device, smoothed
-        self.last_done: float | None = None  # when the last waited-on step finished
+        self.queue = StepQueue()
         steps, seconds = config.checkpoint_interval
         self.checkpointer = Checkpointer(out, steps=steps, seconds=seconds,
                                          keep=config.keep_checkpoints) \
@@ -162,10 +156,7 @@ class Trainer:
         cfg, pos = self.config, self.position
         self._setup()
         self._begin()
-        self.timing = {"first_step_s": None, "train_s": 0.0, "steady_examples_start": 0}
-        self.last_log = {"time": time.perf_counter(), "examples": pos.examples,
-                         "step": pos.step}
-        self.rate = None  # steady steps per second (compiles excluded), smoothed
+        self.speed = Throughput(pos.step, pos.examples)
         status, message = "completed", ""
         try:
             for epoch in range(pos.epoch, cfg.epochs + 1):
@@ -221,9 +212,9 @@ class Trainer:
         cfg, pos, dp = self.config, self.position, self.dp
         batches = self._train_batches(epoch - 1)
         self.session.phase("train", f"epoch {epoch}/{cfg.epochs}", pos.step, self.total_steps)
-        clock = time.perf_counter()
-        pending = deque()  # the not donated per-step losses of the steps in flight
-        self.last_done = None
+        self.speed.start_epoch()
+        self.queue.clear()
+        self.queue.restart()
         for batch in batches[pos.batch:]:  # a resumed epoch skips what the checkpoint saw
             if self.control.stop_requested:
                 break
@@ -235,36 +226,23 @@ class Trainer:
             else:  # compile where the clock keeps ticking; the copies keep the weights safe
                 started = time.perf_counter()
                 try:
-                    outputs = self._compile_visibly(self.train_step, args, shape, donated=4)
+                    outputs = self._compile(self.train_step, args, shape, donated=4)
                 except Stopped:
                     break
-                spent = time.perf_counter() - started  # the steady clock and rate leave it out
-                clock += spent
-                self.last_log["time"] += spent
-                self.last_done = None
+                self.speed.leave_out(time.perf_counter() - started)
+                self.queue.restart()
             self.params, self.rest, self.opt_state, self.sums, loss = outputs
-            pending.append(loss)
             pos.step += 1
             pos.batch += 1
             examples = int(batch.weights.sum()) if per_text(cfg.task) \
                 else int(batch.weights.shape[0])
             pos.examples += examples
-            if self.timing["first_step_s"] is None:
-                self.timing["first_step_s"] = self.session.elapsed()
-                self.timing["steady_examples_start"] = pos.examples
-                self.last_log["examples"] = pos.examples
-            elif timed_apart:
-                # a step timed with its compile: its examples leave the steady rate as its
-                # time did (else a short window that meets new shapes reads too fast)
-                self.timing["steady_examples_start"] += examples
-                self.last_log["examples"] += examples
-            while len(pending) > self.in_flight:  # bound the queue: a stop waits for little
-                pending.popleft().block_until_ready()
-                self._step_done()
-            self.session.tick(pos.step - len(pending))
-            now = time.perf_counter()
+            self.speed.count(pos.examples, examples, compiled=timed_apart,
+                             elapsed_s=self.session.elapsed())
+            self.queue.push(loss)  # waits while more is queued than a stop should wait for
+            self.session.tick(pos.step - len(self.queue))
             if (pos.step % cfg.log_every == 0 if cfg.log_every
-                    else now - self.last_log["time"] >= LOG_EVERY_S):
+                    else self.speed.window_s() >= LOG_EVERY_S):
                 self._log(epoch)
             if self.checkpointer is not None and self.checkpointer.due(pos.step):
                 self._checkpoint(f"step-{pos.step:08d}")
@@ -273,63 +251,33 @@ class Trainer:
         self._log(epoch)
         jax.block_until_ready(self.params)
         self.session.tick(pos.step)
-        self.timing["train_s"] += time.perf_counter() - clock
+        self.speed.end_epoch()
 
-    def _step_done(self) -> None:
-        """A queued step finished: learn how long steps take and size the queue to
-        ``QUEUE_S`` of work (at least one step, so the device never waits on the host)."""
-        now = time.perf_counter()
-        if self.last_done is not None:
-            seconds = now - self.last_done
-            self.step_s = seconds if self.step_s is None else 0.8 * self.step_s + 0.2 * seconds
-            self.in_flight = max(1, min(MAX_IN_FLIGHT, int(QUEUE_S / max(self.step_s, 1e-4))))
-        self.last_done = now
-
-    def _compile_visibly(self, step, args: tuple, shape: tuple, donated: int = 0):
-        """The first call of ``step`` for a shape, on a worker thread, with "compiling" shown.
-
-        ``donated``: how many leading arguments the step consumes; they are copied first so a
-        stop during the compile (which abandons the call) leaves the originals intact.
-        """
-        kind, dims = shape[0], shape[1]
-        self.session.phase("compile", f"compiling the {kind} step for {_describe(dims)}")
-        hits, misses = compile_cache.lookups()
-        start = time.perf_counter()
-        if donated:
-            args = (*jax.tree.map(jnp.copy, args[:donated]), *args[donated:])
-        outputs = self.session.wait_for(lambda: jax.block_until_ready(step(*args)))
-        seconds = time.perf_counter() - start
+    def _compile(self, step, args: tuple, shape: tuple, donated: int = 0):
+        """The first call of ``step`` for a (kind, dims) shape, compiled visibly."""
+        kind, dims = shape
+        outputs, _, _ = compile_visibly(self.session, step, args,
+                                        f"the {kind} step for {describe_shape(dims)}", donated)
         self.compiled.add(shape)
-        new_hits, new_misses = compile_cache.lookups()
-        cached = new_hits > hits and new_misses == misses
-        how = ("compiled" if new_misses > misses else
-               "loaded from the compile cache" if cached else "reused")
-        self.session.phase("compile", f"{kind} step for {_describe(dims)} {how} in "
-                           f"{seconds:.1f} s", took_s=seconds, cached=cached)
         return outputs
 
     def _log(self, epoch: int) -> None:
         pos = self.position
-        if pos.step == self.last_log["step"]:
+        if pos.step == self.speed.window_step:
             return
         fetched = self.dp.fetch(self.sums)
         notfinite = int(self.dp.fetch(self.opt_state.total_notfinite))
         self.sums = self.dp.replicate(zero_sums())
-        now = time.perf_counter()
         count = max(float(fetched["count"]), 1.0)
         loss = float(fetched["loss"]) / count
         if notfinite or not math.isfinite(loss):
             raise _Diverged(pos.step)
-        dt = max(now - self.last_log["time"], 1e-9)
-        rate = (pos.examples - self.last_log["examples"]) / dt
-        steps_per_s = (pos.step - self.last_log["step"]) / dt
-        self.rate = steps_per_s if self.rate is None else 0.7 * self.rate + 0.3 * steps_per_s
-        self.last_log.update(time=now, examples=pos.examples, step=pos.step)
+        rate, eta_s = self.speed.close_window(pos.step, pos.examples, self.total_steps)
         self.emit(ev.StepLog(
             step=pos.step, epoch=epoch, total_steps=self.total_steps,
             examples_seen=pos.examples, examples_per_s=rate,
             elapsed_s=self.session.elapsed(),
-            eta_s=(self.total_steps - pos.step) / max(self.rate, 1e-9),
+            eta_s=eta_s,
             lr=float(self.lr_at(pos.step)), loss=loss,
             accuracy=(float(fetched["correct"]) / count
                       if self.config.task == "classify" else None)))
@@ -409,15 +357,9 @@ class Trainer:
             self.opt_state = self.dp.to_local(self.opt_state)
         self.emit(ev.TrainEnd(step=self.position.step, elapsed_s=self.session.elapsed(),
                               status=status, message=message, test=test,
-                              timing=self._timing()))
+                              timing=self.speed.timing(self.position.examples,
+                                                       self.session.elapsed())))
         return self.trained_state()
-
-    def _timing(self) -> dict[str, float]:
-        t = self.timing
-        steady = self.position.examples - t["steady_examples_start"]
-        return {"first_step_s": t["first_step_s"] or 0.0,
-                "train_examples_per_s": steady / t["train_s"] if t["train_s"] else 0.0,
-                "total_s": self.session.elapsed()}
 
 
 class _TrainerEvalHooks(EvalHooks):
@@ -433,7 +375,7 @@ class _TrainerEvalHooks(EvalHooks):
         key = ("eval", shape[0])
         if key in self.trainer.compiled:
             return step(*args)
-        return self.trainer._compile_visibly(step, args, key)
+        return self.trainer._compile(step, args, key)
 
     def progress(self, done: int, total: int) -> None:
         now = time.monotonic()
@@ -442,13 +384,6 @@ class _TrainerEvalHooks(EvalHooks):
             self.trainer.session.phase(
                 "evaluate", f"evaluating {self.split}: batch {done:,}/{total:,}", done, total)
         self.trainer.session.tick()
-
-
-def _describe(dims) -> str:
-    """A batch shape in words: ``(64, 120)`` -> "batches of 64 x 120 tokens"."""
-    dims = tuple(int(d) for d in np.atleast_1d(dims))
-    return f"batches of {' x '.join(map(str, dims))} tokens" if len(dims) == 2 \
-        else f"shape {dims}"
 
 
 class _Diverged(Exception):
