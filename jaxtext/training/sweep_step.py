@@ -6,8 +6,8 @@ and clipping threshold. ``tests/test_sweep.py`` checks that a sweep's weights eq
 ``jaxtext.train`` per configuration, so the two bodies cannot drift apart unnoticed.
 
 vmap batches the configurations' work, it does not shrink it: each has its own tables and
-optimizer state, so a step of K costs at least K single steps' compiled time, and what a group
-saves is the dispatch and host work of the other steps (benchmarks/README.md, "Why 8
+optimizer state, so a step of K costs about K single steps' compiled time, and what a group
+saves is mostly the dispatch and host work of the other steps (benchmarks/README.md, "Why 8
 configurations together are not 2x faster here"; ``benchmarks/profile_sweep.py``).
 """
 
