@@ -3,9 +3,9 @@
 The K configurations of a group share the model's structure, so their parameters, the rest of
 their model state (dropout RNG keys, seeded per config) and their optimizer states are stacked
 along a new leading axis, in chunks of at most ``CHUNK_TOKENS`` token slots, and the train
-step is ``jax.vmap``-ed over a chunk. Their learning rates, weight decays and clipping thresholds enter the step as
-traced float32 arrays (the optimizer is built inside the step with ``make_optimizer``), so one
-compile and one dispatch per chunk and step serve them. Every configuration sees the same
+step is ``jax.vmap``-ed over a chunk. Their learning rates, weight decays and clipping
+thresholds enter the step as traced float32 arrays (the optimizer is built inside the step
+with ``make_optimizer``), so one compile and one dispatch per chunk and step serve them. Every configuration sees the same
 batches in the same order. The step itself is in ``sweep_step.py``; validation and test
 evaluation run per configuration with ``evaluate_split``. Each configuration has its own
 ``History``; views get its events wrapped as ``SweepItem(index, event)``.
