@@ -6,8 +6,9 @@
 
 Configurations that differ only in ``VMAPPED`` keys share every array shape and the compiled
 step, so one group trains them together: their parameters and optimizer states are stacked and
-the step is ``jax.vmap``-ed over them (``training/sweep_trainer.py``), one compile and one
-dispatch per step for the whole group. Any other difference (model, dim, batch_size, epochs,
+the step is ``jax.vmap``-ed over them (``training/sweep_trainer.py``), one compile for the
+whole group and one dispatch per step for each chunk of them (a chunk of at most 4 of the
+default mlp's; short steps all in one). Any other difference (model, dim, batch_size, epochs,
 warmup, dropout, ...) starts a new group; groups run one after another. Data is prepared once
 per data settings and shared.
 

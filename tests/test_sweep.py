@@ -245,3 +245,18 @@ def test_a_diverging_configuration_fails_alone_and_the_others_finish():
     assert not bad.test_metrics
     assert all(np.isfinite(x).all() for x in _leaves(bad.model_state.params))  # last good
     assert list(result.table.index) == [0, 1] and result.best is good
+
+
+def test_a_group_split_into_chunks_trains_what_one_vmapped_call_trains(swept, monkeypatch):
+    """Chunks of 2 (two vmapped calls per step) give the weights of one call over all 4, with
+    one more trace: both chunks run the one compiled step of 2 configurations."""
+    result, _, _ = swept
+    monkeypatch.setattr(sweep_trainer, "CHUNK_TOKENS", 2 * SMALL["batch_size"] * SMALL["max_len"])
+    before = sweep_step.TRACES["train"]
+    chunked = jaxtext.sweep(SMALL, lr=[1e-2, 3e-2], grad_clip=[0.05, 1.0], callbacks=[])
+    assert sweep_step.TRACES["train"] == before + 1
+    assert [run.status for run in chunked.runs] == ["completed"] * 4
+    for whole, split in zip(result.runs, chunked.runs, strict=True):
+        assert _max_difference(whole.model_state.params, split.model_state.params) < 1e-6
+        assert _max_difference(whole.opt_state, split.opt_state) < 1e-6
+        assert whole.record.last_log.loss == pytest.approx(split.record.last_log.loss, abs=1e-6)

@@ -4,6 +4,11 @@ The body is the one of ``steps.train_step_fn`` (merge, value_and_grad, optimizer
 sums) with the optimizer built inside the step from each configuration's traced lr, weight decay
 and clipping threshold. ``tests/test_sweep.py`` checks that a sweep's weights equal those of
 ``jaxtext.train`` per configuration, so the two bodies cannot drift apart unnoticed.
+
+vmap batches the configurations' work, it does not shrink it: each has its own tables and
+optimizer state, so a step of K costs about K single steps' compiled time, and what a group
+saves is mostly the dispatch and host work of the other steps (benchmarks/README.md, "Why 8
+configurations together are not 2x faster here"; ``benchmarks/profile_sweep.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +37,17 @@ def stack_configs(trees: list):
 def take_config(tree, i: int):
     """Configuration ``i``'s slice of a stacked pytree."""
     return jax.tree.map(lambda x: x[i], tree)
+
+
+def chunk_slices(k: int, most: int) -> list[slice]:
+    """``k`` configurations in near-equal runs of at most ``most``, one vmapped call each.
+
+    >>> chunk_slices(8, 4), chunk_slices(5, 4), chunk_slices(3, 4)
+    ([slice(0, 4, None), slice(4, 8, None)], [slice(0, 2, None), slice(2, 5, None)], [slice(0, 3, None)])
+    """
+    n = -(-k // most)
+    bounds = [k * i // n for i in range(n + 1)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def sweep_step_fn(model: ModelState, spec: OptimizerSpec, task: str, clip: bool):

@@ -1,15 +1,14 @@
-"""The training loop of a sweep: each group's configurations trained together by one vmapped step.
+"""The training loop of a sweep: each group's configurations trained together by vmapped steps.
 
 The K configurations of a group share the model's structure, so their parameters, the rest of
 their model state (dropout RNG keys, seeded per config) and their optimizer states are stacked
-along a new leading axis, and the train step is ``jax.vmap``-ed over it. Their learning rates,
-weight decays and clipping thresholds enter the step as traced float32[K] arrays (the optimizer
-is built inside the step from them with ``make_optimizer``), so one compile and one dispatch per
-step serve the whole group. Every configuration sees the same batches in the same order.
-
-The step itself is in ``sweep_step.py``. Validation and test evaluation run per configuration
-with the usual ``evaluate_split`` (one compiled eval step serves them all). Each configuration has its own ``History``; views get its events wrapped as
-``SweepItem(index, event)``.
+along a new leading axis, in chunks of at most ``CHUNK_TOKENS`` token slots, and the train
+step is ``jax.vmap``-ed over a chunk. Their learning rates, weight decays and clipping
+thresholds enter the step as traced float32 arrays (the optimizer is built inside the step
+with ``make_optimizer``), so one compile and one dispatch per chunk and step serve them. Every configuration sees the same
+batches in the same order. The step itself is in ``sweep_step.py``; validation and test
+evaluation run per configuration with ``evaluate_split``. Each configuration has its own
+``History``; views get its events wrapped as ``SweepItem(index, event)``.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from collections import deque
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxtext import events as ev
 from jaxtext.config import Config, describe_data
@@ -33,10 +33,15 @@ from jaxtext.training.optim import OptimizerSpec, learning_rate_schedule, make_o
 from jaxtext.training.session import Session, Stopped
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState, TrainedState, init_model_state
-from jaxtext.training.sweep_step import stack_configs, sweep_step_fn, take_config
+from jaxtext.training.sweep_step import chunk_slices, stack_configs, sweep_step_fn, take_config
 
 IN_FLIGHT = 4  # steps queued ahead of the device (a stop waits for at most these)
 LOG_EVERY_S = 0.5  # with log_every 0: fetch metrics this often
+# token slots (batch rows x max_len, all configurations) per vmapped call: the default mlp's 8
+# configurations (64 x 1024 each) in one call ran 2-4x slower than 8 single steps on wide
+# batches, as two calls of 4 about half that; short steps stay in one call (see
+# benchmarks/README.md, "Why 8 configurations together are not 2x faster here")
+CHUNK_TOKENS = 4 * 64 * 1024
 
 
 def train_sweep(plan: SweepPlan, session: Session) -> dict[int, TrainedState]:
@@ -98,24 +103,34 @@ class GroupTrainer:
         self.steps_per_epoch = len(data.batches("train", epoch=0, shuffle=True))
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.specs = [OptimizerSpec.from_config(c, self.total_steps) for c in self.configs]
-        # placed as the step's outputs are (on the data mesh), so the step compiles once
+        # per chunk of configurations, (params, rest, opt_state, sums) stacked along a leading
+        # axis; placed as the step's outputs are (on the data mesh), so the step compiles once
         put = self.dp.replicate
-        self.params = put(stack_configs([m.params for m in self.initial]))
-        self.rest = put(stack_configs([m.rest for m in self.initial]))
-        self.opt_state = put(stack_configs([make_optimizer(s).init(m.params)
-                                     for s, m in zip(self.specs, self.initial, strict=True)]))
-        self.hyper = put({k: jnp.asarray([getattr(s, k) for s in self.specs], jnp.float32)
-                          for k in ("lr", "weight_decay", "grad_clip")})
-        self.sums = self._zero_sums()
+        most = max(1, CHUNK_TOKENS // (cfg.batch_size * cfg.max_len))
+        self.chunks = chunk_slices(len(self.configs), most)
+        self.state = []
+        for chunk in self.chunks:
+            models, specs = self.initial[chunk], self.specs[chunk]
+            self.state.append(put((
+                stack_configs([m.params for m in models]), stack_configs([m.rest for m in models]),
+                stack_configs([make_optimizer(s).init(m.params)
+                               for s, m in zip(specs, models, strict=True)]),
+                self._zero_sums(len(models)))))
+        self.hyper = [put({k: jnp.asarray([getattr(s, k) for s in self.specs[chunk]], jnp.float32)
+                           for k in ("lr", "weight_decay", "grad_clip")}) for chunk in self.chunks]
         self.train_step = sweep_step_fn(self.initial[0], self.specs[0], cfg.task,
                                         cfg.grad_clip > 0)
 
-    def _zero_sums(self) -> dict:
-        k = len(self.configs)
+    def _zero_sums(self, k: int) -> dict:
         return self.dp.replicate({name: jnp.zeros((k,)) for name in ("loss", "correct", "count")})
 
+    def _stacked(self, i: int, part: int):
+        """Configuration ``i``'s slice of ``part`` (0 params, 1 rest, 2 opt_state) of its chunk."""
+        j = next(j for j, chunk in enumerate(self.chunks) if i < chunk.stop)
+        return take_config(self.state[j][part], i - self.chunks[j].start)
+
     def model(self, i: int) -> ModelState:
-        return self.initial[i]._replace(params=take_config(self.params, i), rest=take_config(self.rest, i))
+        return self.initial[i]._replace(params=self._stacked(i, 0), rest=self._stacked(i, 1))
 
     def fit(self) -> list[TrainedState]:
         cfg = self.configs[0]
@@ -167,20 +182,20 @@ class GroupTrainer:
         for batch in batches:
             if self.control.stop_requested:
                 break
-            args = (self.params, self.rest, self.opt_state, self.sums, self.hyper,
-                    self.dp.shard_batch(batch))
-            shape = batch[0].shape
-            if shape in self.compiled:
-                outputs = self.train_step(*args)
-            else:
-                started = time.perf_counter()
-                outputs = self._compile(args, shape)
-                if outputs is None:
-                    break
+            sharded = self.dp.shard_batch(batch)
+            calls = [(*state, hyper, sharded) for state, hyper in zip(self.state, self.hyper,
+                                                                      strict=True)]
+            started = time.perf_counter()
+            compiled = self._compile_new(calls, batch[0].shape)  # chunk -> its outputs
+            if compiled is None:
+                break
+            if compiled:
                 clock += time.perf_counter() - started
                 self.last_log["time"] += time.perf_counter() - started
-            self.params, self.rest, self.opt_state, self.sums, loss = outputs
-            pending.append(loss)
+            for j, args in enumerate(calls):
+                outputs = compiled[j] if j in compiled else self.train_step(*args)
+                self.state[j] = outputs[:4]
+            pending.append(outputs[4])
             self.step += 1
             self.examples += int(batch.weights.sum()) if cfg.task == "classify" \
                 else int(batch.weights.shape[0])
@@ -193,14 +208,27 @@ class GroupTrainer:
                     else time.perf_counter() - self.last_log["time"] >= LOG_EVERY_S):
                 self._log(epoch)
         self._log(epoch)
-        jax.block_until_ready(self.params)
+        jax.block_until_ready(self.state)
         self.session.tick(self.step)
         self.train_s += time.perf_counter() - clock
 
-    def _compile(self, args: tuple, shape: tuple):
+    def _compile_new(self, calls: list[tuple], shape: tuple) -> dict | None:
+        """Steps of the chunks whose (batch shape, chunk size) has not been compiled yet, by
+        chunk, compiled before any chunk steps (so a stop mid-compile leaves every chunk at
+        the same step); None when stopped."""
+        done = {}
+        for j, args in enumerate(calls):
+            key = (shape, self.chunks[j].stop - self.chunks[j].start)
+            if key not in self.compiled:
+                done[j] = self._compile(args, key)
+                if done[j] is None:
+                    return None
+        return done
+
+    def _compile(self, args: tuple, key: tuple):
         """The first step of a batch shape, compiled on a worker while the clock ticks (the
         donated arguments copied first, so a stop mid-compile leaves them intact)."""
-        k = len(self.configs)
+        shape, k = key
         self.session.phase("compile", f"compiling the step of {k} configurations for "
                            f"batches of {' x '.join(map(str, shape))} tokens")
         started = time.perf_counter()
@@ -210,7 +238,7 @@ class GroupTrainer:
                 lambda: jax.block_until_ready(self.train_step(*copied)))
         except Stopped:
             return None
-        self.compiled.add(shape)
+        self.compiled.add(key)
         self.session.phase("compile", f"compiled in {time.perf_counter() - started:.1f} s",
                            took_s=time.perf_counter() - started)
         return outputs
@@ -218,9 +246,12 @@ class GroupTrainer:
     def _log(self, epoch: int) -> None:
         if self.step == self.last_log["step"]:
             return
-        fetched = jax.device_get(self.sums)  # one fetch for every configuration
-        notfinite = jax.device_get(self.opt_state.total_notfinite)
-        self.sums = self._zero_sums()
+        # one fetch for every configuration
+        chunks = jax.device_get([(state[3], state[2].total_notfinite) for state in self.state])
+        fetched = {k: np.concatenate([sums[k] for sums, _ in chunks]) for k in chunks[0][0]}
+        notfinite = np.concatenate([counts for _, counts in chunks])
+        self.state = [(*state[:3], self._zero_sums(len(state[3]["loss"])))
+                      for state in self.state]
         now = time.perf_counter()
         dt = max(now - self.last_log["time"], 1e-9)
         rate = (self.examples - self.last_log["examples"]) / dt
@@ -280,7 +311,7 @@ class GroupTrainer:
                     else 0.0, "total_s": self.session.elapsed()}))
         return TrainedState(config=self.configs[i], tokenizer=self.data.tokenizer,
                             label_names=tuple(self.data.label_names), dims=self.data.dims,
-                            model=self.model(i), opt_state=take_config(self.opt_state, i),
+                            model=self.model(i), opt_state=self._stacked(i, 2),
                             total_steps=self.total_steps, history=self.histories[i],
                             step=self.step, data=self.data)
 
