@@ -34,6 +34,7 @@ from jaxtext.training.session import Session, Stopped
 from jaxtext.training.sharding import DataParallel
 from jaxtext.training.state import ModelState, TrainedState, init_model_state
 from jaxtext.training.sweep_step import chunk_slices, stack_configs, sweep_step_fn, take_config
+from jaxtext.training.visible_compile import compile_visibly, describe_shape
 
 IN_FLIGHT = 4  # steps queued ahead of the device (a stop waits for at most these)
 LOG_EVERY_S = 0.5  # with log_every 0: fetch metrics this often
@@ -226,21 +227,15 @@ class GroupTrainer:
         return done
 
     def _compile(self, args: tuple, key: tuple):
-        """The first step of a batch shape, compiled on a worker while the clock ticks (the
-        donated arguments copied first, so a stop mid-compile leaves them intact)."""
+        """The first step of a batch shape, compiled visibly; None if a stop came meanwhile."""
         shape, k = key
-        self.session.phase("compile", f"compiling the step of {k} configurations for "
-                           f"batches of {' x '.join(map(str, shape))} tokens")
-        started = time.perf_counter()
-        copied = (*jax.tree.map(jnp.copy, args[:4]), *args[4:])
         try:
-            outputs = self.session.wait_for(
-                lambda: jax.block_until_ready(self.train_step(*copied)))
+            outputs, _, _ = compile_visibly(
+                self.session, self.train_step, args,
+                f"the step of {k} configurations for {describe_shape(shape)}", donated=4)
         except Stopped:
             return None
         self.compiled.add(key)
-        self.session.phase("compile", f"compiled in {time.perf_counter() - started:.1f} s",
-                           took_s=time.perf_counter() - started)
         return outputs
 
     def _log(self, epoch: int) -> None:
