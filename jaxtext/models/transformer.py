@@ -231,6 +231,15 @@ class Transformer(nnx.Module):
         # epoch would only add time.
         return {"epochs": 2} if task != "lm" else {}
 
+    @staticmethod
+    def presets(task: str) -> dict:
+        """Named settings (``preset: NAME``; see jaxtext.model_presets)."""
+        if task != "lm":
+            return {}
+        return {"accurate": {"dim": 128, "layers": 2, "heads": 4, "max_len": 128,
+                             "batch_size": 32, "lr": 3e-3, "epochs": 1, "warmup": 0.02,
+                             "dropout": 0.0}}
+
     def __init__(self, config: Config, dims: Dims, *, rngs: nnx.Rngs):
         self.config = config
         self.lm = dims.task == "lm"
