@@ -164,3 +164,32 @@ def test_cli_train_with_preset_saves_the_settings_used(tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert "unknown preset 'best'; presets of model 'mlp' for task 'classify': accurate" \
         in bad.stderr
+
+
+def test_dashboard_header_shows_the_preset_and_its_values():
+    from jaxtext.widgets import report
+
+    config = Config.from_dict(model="mlp", preset="accurate", lr=0.125)
+    begin = jaxtext.events.TrainBegin(
+        run_name="clf", task="classify", model="mlp", data="imdb", config=config.to_dict(),
+        num_params=10, devices=["cpu:0"], dataset_sizes={"train": 3}, label_names=["a", "b"],
+        epochs=config.epochs, steps_per_epoch=1, total_steps=config.epochs,
+        batch_size=config.batch_size)
+    header = report.header_html(begin)
+    shown = " · ".join(f"{k} {report.fmt_metric(0.125 if k == 'lr' else v)}"
+                       for k, v in ACCURATE.items())
+    assert f"preset accurate: {shown}</span>" in header
+    plain = {**begin.__dict__, "config": Config.from_dict(model="mlp").to_dict()}
+    assert "preset" not in report.header_html(jaxtext.events.TrainBegin(**plain))
+
+
+def test_the_readme_lists_every_built_in_preset_as_the_code_has_it():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Presets"):readme.index("## Python")]
+    for model in ("mlp", "lstm", "transformer"):
+        for task in ("classify", "lm", "regression", "multilabel"):
+            for name, keys in jaxtext.presets(model, task).items():
+                sets = ", ".join(f"`{k}: {v}`" for k, v in keys.items())
+                assert f"| `{model}` | {task} | `{name}` | {sets} |" in section
