@@ -91,7 +91,8 @@ def bench_target(target: str, quick: bool) -> dict:
     value = float(run.test_metrics[metric])
     seconds, evals = train_seconds(run, lm)
     met = value >= goal if direction == "min" else value <= goal
-    row = {"target": target, "model": run.config.model, "data": run.config.to_dict()["data"],
+    data = KEYS[target]["data"] + (" (quick subset)" if quick else "")
+    row = {"target": target, "model": run.config.model, "data": data,
            "preset": run.config.preset, "settings": preset_settings(run), "metric": metric,
            "value": value, "train_s": seconds, "eval_s": evals, "wall_s": wall,
            "first_step_s": run.timing["first_step_s"], "steps": run.steps,
@@ -118,7 +119,7 @@ def markdown(rows: list[dict], start: dict, end: dict) -> str:
                ("eval_s", "evaluation s (not counted)"), ("wall_s", "wall s"),
                ("first_step_s", "first step s"), ("steps", "steps"), ("params", "params"),
                ("goal", "target"), ("verdict", "result")]),
-           "", "## Settings the preset applied", "",
+           "", "## The preset's keys, with the values the run used", "",
            report.table(table_rows, [("target", "target"), ("settings", "settings")]),
            "", "## What is measured", "", (__doc__ or "").split("What is measured, per target:")[
                -1].strip(), ""]
