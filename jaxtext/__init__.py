@@ -5,6 +5,7 @@ Public API (everything else is private):
     run = jaxtext.train(model="lstm", data="imdb", epochs=2)
     run.predict(["what a film!"]); run.evaluate("test"); run.save("runs/clf")
     run = jaxtext.load("runs/clf")
+    run = jaxtext.train(model="mlp", data="imdb", preset="accurate"); jaxtext.presets("mlp")
     run.summary(); run.top_losses(10); jaxtext.compare(run, "runs/other", by="epoch")
     run.export("exports/clf"); jaxtext.load_exported("exports/clf").predict(["great"])
     finder = jaxtext.lr_find(model="lstm", data="imdb"); finder.suggested   # or lr="suggested"
@@ -28,6 +29,7 @@ from jaxtext.errors import (
 )
 from jaxtext.history import History
 from jaxtext.keys import keys_table, keys_text
+from jaxtext.model_presets import presets
 from jaxtext.model_summary import ModelSummary
 from jaxtext.protocols import Dims
 from jaxtext.registry import (
@@ -66,6 +68,7 @@ __all__ = [
     "load",
     "load_exported",
     "lr_find",
+    "presets",
     "protocols",
     "register_callback",
     "register_dataset",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from jaxtext.errors import ConfigError, did_you_mean, shown
+from jaxtext.model_presets import preset_settings
 from jaxtext.protocols import check_model_for
 from jaxtext.tasks import REGRESSION_LOSSES, TASK_METRICS, TASKS
 
@@ -32,6 +33,7 @@ class Config:
     """Everything that defines a run. Derived values (vocab size, classes) are not stored here."""
 
     model: str = "mlp"  # registered model name (see `jaxtext list`)
+    preset: str = ""  # settings the model names for its task, e.g. "accurate" (help MODEL)
     data: Any = "imdb"  # dataset name, "hf:NAME[:CONFIG]", "csv:PATH", ... or an in-memory dataset
     task: str = "classify"  # "classify", "lm" (next-token), "regression" or "multilabel"
     text_column: str = "text"  # column holding the text
@@ -110,11 +112,14 @@ class Config:
         core_names = {f.name for f in fields(cls)} - {"model_args"}
         model_name = raw.get("model", cls.model)
         model_cls = models.get(model_name)
-        # A model may suggest training settings for a task (e.g. its own lr); explicit keys win.
+        # A model may suggest training settings for a task (e.g. its own lr), then a preset
+        # chosen by name its own; explicit keys win over both.
+        task = raw.get("task", cls.task)
         suggested = getattr(model_cls, "training_defaults", None)
         if callable(suggested):
-            suggested = suggested(raw.get("task", cls.task))
-        raw = {**(suggested or {}), **raw}
+            suggested = suggested(task)
+        preset = preset_settings(model_cls, model_name, task, raw.get("preset", ""))
+        raw = {**(suggested or {}), **preset, **raw}
         model_config_cls = getattr(model_cls, "Config", None)
         model_names = {f.name for f in fields(model_config_cls)} if model_config_cls else set()
 
@@ -146,9 +151,19 @@ class Config:
         return config
 
     def replace(self, **changes: Any) -> Config:
-        """A new validated Config with some keys changed (model keys allowed)."""
-        return Config.from_dict({**self.to_dict(), "data": self.data, "init": self.init,
-                                 **changes})
+        """A new validated Config with some keys changed (model keys allowed).
+
+        A new ``preset`` applies its settings over this config's values (the other changes
+        still win): every value here counts as given, so it would otherwise change nothing.
+        """
+        current = {**self.to_dict(), "data": self.data, "init": self.init}
+        if changes.get("preset", self.preset) != self.preset:
+            from jaxtext.registry import models
+
+            model = changes.get("model", self.model)
+            current.update(preset_settings(models.get(model), model,
+                                           changes.get("task", self.task), changes["preset"]))
+        return Config.from_dict({**current, **changes})
 
     def validate(self) -> None:
         def need(ok: bool, message: str) -> None:

@@ -12,6 +12,8 @@ import inspect
 import re
 
 from jaxtext.config import Config
+from jaxtext.model_presets import model_presets, presets_text
+from jaxtext.tasks import TASKS
 
 
 def key_rows(config_cls: type = Config) -> list[tuple[str, str, str]]:
@@ -50,21 +52,32 @@ def keys_text(model: str | None = None) -> str:
     >>> keys_text("lstm").splitlines()[1].split(maxsplit=2)
     ['dim:', '128', 'token embedding size']
     """
+    from jaxtext.registry import models
+
     if model is None:
         return (
             "config keys (defaults):\n"
             + _format_rows(key_rows(Config))
-            + "\nmodel keys: python -m jaxtext help MODEL  |  %jaxtext help MODEL"
+            + _presets_line(models)
+            + "\nmodel keys and presets: python -m jaxtext help MODEL  |  %jaxtext help MODEL"
         )
-    from jaxtext.registry import models
+    model_cls = models.get(model)
+    config_cls = getattr(model_cls, "Config", None)
+    own = (f"keys of model '{model}' (like any key: 'key: value' in a body or file, "
+           f"--key VALUE):\n" + _format_rows(key_rows(config_cls))
+           if config_cls is not None else f"model '{model}' has no keys of its own\n")
+    listed = presets_text(model_cls, model)
+    return own + ("\n" + listed if listed else "")
 
-    config_cls = getattr(models.get(model), "Config", None)
-    if config_cls is None:
-        return f"model '{model}' has no keys of its own"
-    return (
-        f"keys of model '{model}' (like any key: 'key: value' in a body or file, --key VALUE):\n"
-        + _format_rows(key_rows(config_cls))
-    )
+
+def _presets_line(models) -> str:
+    """"presets: mlp classify: accurate; ..." over the built-in models (loading a plugin
+    just to list its presets could fail or be slow; ``help MODEL`` shows any model's)."""
+    found = [f"{name} {task}: {', '.join(named)}"
+             for name, source in models.sources().items() if source == "built-in"
+             for task in TASKS
+             if (named := model_presets(models.get(name), name, task))]
+    return f"\npresets (preset: NAME): {'; '.join(found)}\n" if found else ""
 
 
 def _field_comments(config_cls: type) -> dict[str, str]:

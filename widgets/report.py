@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jaxtext
 from jaxtext import ModelSummary, display
 from jaxtext import events as ev
 
@@ -70,15 +71,31 @@ def header_html(begin: ev.TrainBegin) -> str:
         details.append(f"batch {begin.batch_size}")
     if begin.devices:
         details.append(f"devices {esc(', '.join(begin.devices))}")
+    preset = preset_html(begin)
     params = (f" · {fmt_count(begin.num_params)} parameters ({begin.num_params:,})"
               if begin.num_params else "")
     return (
         f'<div style="line-height:1.5">'
         f'<b style="font-size:1.15em">{esc(begin.run_name)}</b>'
         f' <span style="{MUTED}">· {esc(begin.model)}{params} · {esc(begin.task)}</span><br>'
-        f'<span style="{MUTED}">{" · ".join(details)}</span>'
+        f'<span style="{MUTED}">{" · ".join(details)}</span>{preset}'
         f"{model_details_html(begin.model_summary)}</div>"
     )
+
+
+def preset_html(begin: ev.TrainBegin) -> str:
+    """'<br>preset accurate: ngrams 2 · lr 0.05 ...': the values the run used for the keys its
+    preset sets (an explicit key may have changed one); "" without a preset."""
+    name = begin.config.get("preset")
+    if not name:
+        return ""
+    try:
+        keys = jaxtext.presets(begin.model, begin.task).get(name, {})
+    except jaxtext.JaxtextError:  # a saved run of a model no longer installed: the name only
+        keys = {}
+    values = " · ".join(f"{esc(k)} {fmt_metric(begin.config[k])}" for k in keys
+                        if k in begin.config)
+    return f'<br><span style="{MUTED}">preset {esc(name)}{": " + values if values else ""}</span>'
 
 
 def model_details_html(model_summary: Mapping[str, Any]) -> str:

@@ -14,6 +14,17 @@ their rows scaled down 10x they tie with unigrams (0.896) and cost a 7x larger t
 optimizer update over the table dominates the step). Hence ``ngrams=1`` by default, and
 ``training_defaults`` asks for lr 2e-2 and max_len 1024.
 
+The ``accurate`` preset (bigrams at ``ngram_scale`` 0.3, 3 epochs) is for short texts: on
+Rotten Tomatoes it lifts test accuracy from 0.758 to 0.788; on IMDB it ties (0.898), short of
+0.91. Other IMDB settings tried (test split, 5k, 2-3 epochs; busy cores): a 100k vocabulary
+0.900; dim 64 0.895; bigrams at batch 256, lr 5e-2 0.896, with 1M buckets 0.895; weight decay
+0.1 / 0.3 0.897 / 0.890 (1.0 and 3.0 at batch 256: 0.870 / 0.803); SGD with momentum, lr
+1-20, up to 10 epochs: at most 0.875; Adam eps 1e-5 / 1e-4: 0.882 / 0.868. The likely limit is
+Adam on sparse rows: after one occurrence a row keeps moving for ~10 steps by ~3x the rate
+each (its second moment is tiny), ~30x the rate in all, where a word in every batch moves ~1x
+per step; so rare n-grams weigh in like frequent words. An optimizer that steps sparse rows
+by their gradient (SGD or Adagrad on the table, Adam on the head) is the next thing to try.
+
 lm: the neural probabilistic language model (Bengio et al. 2003): the prediction for token t+1
 sees the embeddings of tokens t-context+1..t concatenated (pad id 0 before the sequence start).
 """
@@ -38,9 +49,6 @@ from jaxtext.protocols import Dims
 from jaxtext.registry import register_model
 
 _HASH_PRIME = 1_000_003  # odd multiplier of the rolling n-gram hash (uint32 arithmetic wraps)
-# N-gram rows enter the bag scaled by this: a 10x smaller step under Adam for rare rows that
-# would otherwise be memorized (see the module docstring).
-_NGRAM_SCALE = 0.1
 
 
 def shift_right(x: jax.Array, k: int, fill: int = 0) -> jax.Array:
@@ -103,6 +111,7 @@ class MLP(nnx.Module):
         dim: int = 16  # embedding size of tokens (and hashed n-grams)
         ngrams: int = 1  # classify: longest word n-gram in the bag (1 = words, 2 = + bigrams)
         ngram_buckets: int = 100_000  # classify: hash buckets shared by the n-grams (n >= 2)
+        ngram_scale: float = 0.1  # classify: n-gram rows enter the bag times this (smaller steps)
         context: int = 4  # lm: tokens each next-token prediction sees (the current one included)
         hidden: int = 256  # width of each hidden layer
         layers: int = 0  # hidden layers after the bag / window (0 = linear on the bag)
@@ -111,6 +120,9 @@ class MLP(nnx.Module):
         def __post_init__(self):
             check_positive(dim=self.dim, ngrams=self.ngrams, ngram_buckets=self.ngram_buckets,
                            context=self.context, hidden=self.hidden)
+            if not 0 < self.ngram_scale < float("inf"):  # also refuses nan
+                raise ValueError(f"ngram_scale must be a positive finite number, got "
+                                 f"{self.ngram_scale}")
             if self.layers < 0:
                 raise ValueError(f"layers must not be negative, got {self.layers}")
             check_rate(self.dropout)
@@ -122,6 +134,14 @@ class MLP(nnx.Module):
             return {"lr": 2e-2, "max_len": 1024, "epochs": 2}
         # the classify sizes (16-dim, no hidden layer) would make a log-linear lm
         return {"dim": 64, "layers": 1}
+
+    @staticmethod
+    def presets(task: str) -> dict:
+        """Named settings (``preset: NAME``; see jaxtext.model_presets)."""
+        if task != "classify":
+            return {}
+        # bigrams a third as loud as words, a third epoch: see the module docstring
+        return {"accurate": {"ngrams": 2, "ngram_scale": 0.3, "epochs": 3}}
 
     def __init__(self, config: Config, dims: Dims, *, rngs: nnx.Rngs):
         self.config = config
@@ -142,7 +162,8 @@ class MLP(nnx.Module):
         if self.config.ngrams > 1:
             grams, gram_valid = hashed_ngrams(tokens, mask, self.config.ngrams,
                                               self.config.ngram_buckets, self.vocab_size)
-            vectors = jnp.concatenate([vectors, _NGRAM_SCALE * self.embed(grams)], axis=1)
+            scaled = self.config.ngram_scale * self.embed(grams)
+            vectors = jnp.concatenate([vectors, scaled], axis=1)
             valid = jnp.concatenate([mask, gram_valid], axis=1)
         bag = masked_mean(vectors, valid)  # [B, dim]
         return self.head(self.dropout(bag))
