@@ -21,6 +21,7 @@ from jaxtext.errors import ConfigError, did_you_mean, shown
 from jaxtext.model_presets import preset_settings
 from jaxtext.protocols import check_model_for
 from jaxtext.tasks import REGRESSION_LOSSES, TASK_METRICS, TASKS
+from jaxtext.truncation import TRUNCATIONS
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "linear", "constant")
@@ -44,6 +45,7 @@ class Config:
     tokenizer: str = "word"  # "word", "char" or "bpe"
     vocab_size: int = 30000  # largest vocabulary the tokenizer may learn
     max_len: int = 256  # classify: tokens kept per text; lm: sequence length (context)
+    truncate: str = "head"  # per-text tasks, longer texts: keep "head", "tail" or "head_tail"
     lowercase: bool = True  # lowercase text before word/bpe tokenization
     epochs: int = 3  # passes over the training split
     batch_size: int = 64  # examples per step (across all devices)
@@ -178,6 +180,9 @@ class Config:
              f"not {shown(self.schedule)}" + did_you_mean(self.schedule, SCHEDULES))
         need(0 <= self.seed < INT_LIMIT,
              f"seed must be in 0 <= seed < 2**63, got {shown(self.seed)}; pick e.g. seed: 0")
+        need(self.truncate in TRUNCATIONS, f"truncate must be one of {', '.join(TRUNCATIONS)} "
+             f"(which tokens of a text longer than max_len are kept), not "
+             f"{shown(self.truncate)}" + did_you_mean(self.truncate, TRUNCATIONS))
         need(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, "
              f"not {shown(self.precision)}" + did_you_mean(self.precision, PRECISIONS))
         for key in ("epochs", "batch_size", "accumulate", "max_len", "vocab_size"):
@@ -211,6 +216,9 @@ class Config:
         need(not (self.text_pair and self.task == "lm"), "text_pair names the second text of "
              "each example of a per-text task (classify, regression, multilabel); an lm reads "
              "one text column: drop text_pair")
+        need(self.truncate == "head" or self.task != "lm", "truncate picks which tokens of a "
+             "long text a per-text task reads; an lm reads whole texts in max_len windows: drop "
+             "truncate")
         if isinstance(self.threshold, str):
             need(self.threshold == "tune", f"threshold must be a probability such as 0.5 or "
                  f"'tune' (the best micro-F1 on validation), not {shown(self.threshold)}")

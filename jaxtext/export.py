@@ -77,6 +77,7 @@ def _manifest(trained, num_weights: int, batch_rows: int | None) -> dict:
         "model": config.model,
         "labels": list(trained.label_names),
         "max_len": config.max_len,
+        "truncate": config.truncate,
         "batch_size": batch_rows or config.batch_size,
         "widths": list(bucket_widths(config.max_len)),
         "num_weights": num_weights,
@@ -85,7 +86,8 @@ def _manifest(trained, num_weights: int, batch_rows: int | None) -> dict:
                       "encode_special_tokens": True, "empty_text": [tokenizer.unk_id]},
         "inputs": {
             "weights": f"the arrays w0..w{num_weights - 1} of weights.npz, as a list",
-            "tokens": "int32[batch, length]: each text's first max_len token ids, then 0 (<pad>)",
+            "tokens": "int32[batch, length]: each text's token ids (longer texts: max_len of "
+                      "them, as truncate says), then 0 (<pad>)",
             "mask": "bool[batch, length]: True on real tokens",
         },
         "outputs": {"probs": "float32[batch, classes]: softmax over labels, in their order"},

@@ -22,6 +22,7 @@ import numpy as np
 
 from jaxtext.errors import ConfigError, RunFolderError, text_list
 from jaxtext.generate_options import check_generate_options
+from jaxtext.truncation import TRUNCATIONS, truncate
 
 FORMAT = "jaxtext.export/1"
 FILES = ("manifest.json", "function.jax", "weights.npz", "tokenizer.json")
@@ -59,6 +60,7 @@ class ExportedClassifier:
         manifest = self.manifest = _read_manifest(files["manifest.json"], where)
         self.labels: list[str] = list(manifest["labels"])
         self.max_len: int = int(manifest["max_len"])
+        self.truncate: str = manifest.get("truncate", "head")  # exports before the key: head
         self.batch_size: int = int(manifest["batch_size"])
         self.widths = np.asarray(manifest["widths"], np.int64)
         self._unk_id = int(manifest["tokenizer"]["unk_id"])
@@ -104,9 +106,13 @@ class ExportedClassifier:
             jax.block_until_ready(self._call(self._weights, tokens, tokens != 0))
 
     def _encode(self, texts: list[str]) -> list[np.ndarray]:
-        """Token ids as ``TextTokenizer.encode(texts, max_len)`` gives them."""
+        """Token ids as ``TextTokenizer.encode(texts, max_len, truncate)`` gives them."""
         encodings = self._tokenizer.encode_batch_fast(texts, add_special_tokens=False)
-        return [np.asarray(e.ids[:self.max_len] or [self._unk_id], np.int32) for e in encodings]
+        rows = [e.ids or [self._unk_id] for e in encodings]
+        offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+        ids = np.fromiter((i for r in rows for i in r), np.int32, count=int(offsets[-1]))
+        ids, offsets = truncate(ids, offsets, self.max_len, self.truncate)
+        return np.split(ids, offsets[1:-1]) if rows else []
 
     def __repr__(self) -> str:
         return (f"<ExportedClassifier {self.manifest.get('model')} from {self.where}: "
@@ -206,6 +212,9 @@ def _read_manifest(data: bytes, where: str) -> dict:
     missing = needed - set(manifest)
     if missing:
         raise _damaged(where, "manifest.json", ValueError(f"no {', '.join(sorted(missing))}"))
+    if manifest.get("truncate", "head") not in TRUNCATIONS:
+        raise _damaged(where, "manifest.json", ValueError(
+            f"truncate {manifest['truncate']!r} is not one of {', '.join(TRUNCATIONS)}"))
     return manifest
 
 

@@ -178,7 +178,7 @@ class Run:
         outputs = np.zeros((0, self.dims.num_outputs), np.float32)
         if texts:
             encoded = encode_texts(self.tokenizer, texts, self.config.max_len,
-                                   np.zeros(len(texts), np.int32))
+                                   np.zeros(len(texts), np.int32), self.config.truncate)
             outputs = predict_probs(self.model_state, encoded, num_classes=self.dims.num_outputs,
                                     batch_size=self.config.batch_size,
                                     max_len=self.config.max_len, dp=self.dp, task=self.task)

@@ -66,7 +66,8 @@ def classify_batches(
 ) -> list[Batch]:
     """One epoch of length-bucketed classification batches.
 
-    Every row is in exactly one batch, truncated to ``max_len`` (head kept) and padded
+    Every row is in exactly one batch, at most ``max_len`` long (``encode_splits`` cut it as
+    the ``truncate`` key says; anything longer here keeps its head) and padded
     to its bucket width. Training (``shuffle=True``): rows are shuffled, grouped by bucket
     into full batches, the leftovers of all buckets are sorted by length and batched
     together (so at most one batch is partial), then the batch order is shuffled; all

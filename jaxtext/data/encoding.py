@@ -17,8 +17,9 @@ from tokenizers import __version__ as tokenizers_version
 
 from jaxtext.data.disk_cache import _atomic_write, _cache_path
 from jaxtext.data.pairs import SHOWN_SEPARATOR, join_pairs
-from jaxtext.data.tokenizer import TextTokenizer, truncate
+from jaxtext.data.tokenizer import TextTokenizer
 from jaxtext.registry import tokenizers as tokenizer_registry
+from jaxtext.truncation import truncate
 
 _RECIPE = "1"  # bump when tokenizer factories or encoding rules change (invalidates caches)
 _TOKENIZERS_VERSION = tokenizers_version
@@ -82,13 +83,15 @@ class EncodedSplit:
 
 
 def encode_splits(loaded, tokenizer: TextTokenizer, max_len: int | None,
-                  progress: Callable[[str], None] | None = None) -> dict[str, EncodedSplit]:
+                  progress: Callable[[str], None] | None = None,
+                  keep: str = "head") -> dict[str, EncodedSplit]:
     """Tokenize every split of a ``LoadedData`` once.
 
     max_len: tokens kept per text (classification); ``None`` keeps whole texts (lm,
-        where ``pack_lm`` cuts windows). Encodings of file-backed splits (built-in and
+        where ``pack_lm`` cuts windows). ``keep``: which tokens of a longer text (the
+        ``truncate`` key: "head", "tail" or "head_tail"). Encodings of file-backed splits (built-in and
         file datasets) are cached on disk keyed by the split's fingerprint and the
-        tokenizer, so re-running a notebook cell does not re-tokenize. ``progress(text)``
+        tokenizer, whole (cut afterwards), so re-running a notebook cell does not re-tokenize. ``progress(text)``
         hears which split is encoded and how far it got, or that it was cached.
     """
     out = {}
@@ -105,13 +108,13 @@ def encode_splits(loaded, tokenizer: TextTokenizer, max_len: int | None,
             progress(f"{split}: {len(full_offsets) - 1:,} texts, tokenized (cached)")
         if "text_pair" in ds.column_names:  # a pair task: a <eos> b, cut longest first
             second = _cached_encoding(ds, tokenizer, report, column="text_pair")
-            ids, offsets = join_pairs((full_ids, full_offsets), second, max_len)
+            ids, offsets = join_pairs((full_ids, full_offsets), second, max_len, keep)
             chars = len(ids)  # bits per character are an lm's, which has no pairs
         else:
             ids, offsets = (
                 (full_ids, full_offsets)
                 if max_len is None
-                else truncate(full_ids, full_offsets, max_len)
+                else truncate(full_ids, full_offsets, max_len, keep)
             )
             texts = ds.with_format("arrow")["text"]
             chars = _covered_chars(texts, tokenizer, full_offsets, ids, offsets)

@@ -4,7 +4,8 @@ A pair task names a second text column with ``text_pair``; both texts are tokeni
 own, then joined with the ``<eos>`` token between them, so every model reads a pair as one text
 in which ``<eos>`` marks where the first one ended (no new special token: tokenizers and saved
 runs keep their vocabularies). Truncation to ``max_len`` takes from the longer text first, so a
-long premise never pushes its hypothesis out of the window.
+long premise never pushes its hypothesis out of the window; within its share each text keeps
+the tokens the ``truncate`` key names (its head, tail or both).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from jaxtext.data.tokenizer import EOS_ID
+from jaxtext.truncation import truncate
 
 SEPARATOR_ID = EOS_ID
 SHOWN_SEPARATOR = " ‖ "  # how a pair is shown as one text (mistakes, predictions)
@@ -32,8 +34,9 @@ def pair_budget(len_a: np.ndarray, len_b: np.ndarray, max_len: int | None):
 
 
 def join_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray],
-               max_len: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Two flat encodings (ids, offsets) of the same rows -> one: row i = a_i <eos> b_i.
+               max_len: int | None, keep: str = "head") -> tuple[np.ndarray, np.ndarray]:
+    """Two flat encodings (ids, offsets) of the same rows -> one: row i = a_i <eos> b_i,
+    each text cut to its share of ``max_len`` keeping ``keep`` ("head", "tail", "head_tail").
 
     >>> ids, offsets = join_pairs((np.array([5, 6, 7]), np.array([0, 2, 3])),
     ...                           (np.array([8, 9]), np.array([0, 1, 2])), None)
@@ -45,9 +48,9 @@ def join_pairs(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray
     lengths = keep_a + 1 + keep_b
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     ids = np.empty(offsets[-1], np.int32)
-    ids[_heads(offsets[:-1], keep_a)] = ids_a[_heads(off_a[:-1], keep_a)]
+    ids[_heads(offsets[:-1], keep_a)] = truncate(ids_a, off_a, keep_a, keep)[0]
     ids[offsets[:-1] + keep_a] = SEPARATOR_ID
-    ids[_heads(offsets[:-1] + keep_a + 1, keep_b)] = ids_b[_heads(off_b[:-1], keep_b)]
+    ids[_heads(offsets[:-1] + keep_a + 1, keep_b)] = truncate(ids_b, off_b, keep_b, keep)[0]
     return ids, offsets
 
 

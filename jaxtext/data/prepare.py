@@ -47,7 +47,7 @@ def prepare_data(config: Config, tokenizer: TextTokenizer | None = None,
         tokenizer = train_tokenizer(loaded, config.tokenizer, config.vocab_size, config.lowercase)
     max_len = config.max_len if per_text(config.task) else None
     say(f"tokenizing {sum(len(s) for s in loaded.splits.values()):,} texts")
-    encoded = encode_splits(loaded, tokenizer, max_len, progress=say)
+    encoded = encode_splits(loaded, tokenizer, max_len, progress=say, keep=config.truncate)
     task_params = {}
     if config.task == "regression":
         task_params = target_stats(encoded["train"].labels, loaded.name)

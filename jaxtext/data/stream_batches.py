@@ -23,7 +23,8 @@ import numpy as np
 
 from jaxtext.data.batching import Batch, LMBatch, classify_batches
 from jaxtext.data.encoding import EncodedSplit
-from jaxtext.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, truncate
+from jaxtext.data.tokenizer import BOS_ID, EOS_ID, PAD_ID
+from jaxtext.truncation import truncate
 
 SHUFFLE_BATCHES = 64  # batches per shuffled block (64 x 64 x 257 int32 = 4 MB)
 QUEUE_BATCHES = 8  # batches the thread prepares ahead of the training loop
@@ -90,10 +91,11 @@ def stream_batches(windows: Iterable[np.ndarray], rows: int, *, shuffle: bool, s
 def classify_stream_batches(examples: Iterable[tuple[str, int]],
                             encode: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
                             rows: int, *, max_len: int, shuffle: bool, seed: int,
-                            start: int = 0) -> Iterator[Batch]:
+                            start: int = 0, keep: str = "head") -> Iterator[Batch]:
     """Length-bucketed batches of ``rows`` examples from an endless ``(text, label id)``
     iterator, from batch ``start`` on: each block of ``SHUFFLE_BATCHES x rows`` examples is
-    encoded (``encode(texts) -> (ids, offsets)``) and cut by ``classify_batches`` seeded
+    encoded (``encode(texts) -> (ids, offsets)``), cut to ``max_len`` keeping ``keep`` (the
+    ``truncate`` key) and batched by ``classify_batches`` seeded
     with ``(seed, block)``, so a block gives exactly ``SHUFFLE_BATCHES`` full batches."""
     block_rows = rows * SHUFFLE_BATCHES
     examples = iter(examples)
@@ -103,7 +105,7 @@ def classify_stream_batches(examples: Iterable[tuple[str, int]],
     first = start - block * SHUFFLE_BATCHES
     while True:
         texts, labels = zip(*itertools.islice(examples, block_rows), strict=True)
-        ids, offsets = truncate(*encode(list(texts)), max_len)
+        ids, offsets = truncate(*encode(list(texts)), max_len, keep)
         encoded = EncodedSplit(ids, offsets, np.asarray(labels, np.int32), 0, None)
         yield from classify_batches(encoded, rows, shuffle=shuffle, seed=seed, epoch=block,
                                     max_len=max_len)[first:]

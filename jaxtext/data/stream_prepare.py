@@ -88,7 +88,8 @@ class StreamingData(PreparedData):
                                                                      stream.name),
                                                    strict=True))
                 return classify_stream_batches(examples, tokenizer._encode_flat, rows,
-                                               max_len=cfg.max_len, shuffle=shuffle,
+                                               max_len=cfg.max_len, keep=cfg.truncate,
+                                               shuffle=shuffle,
                                                seed=cfg.seed, start=first)
             chunks = (tokenizer._encode_flat(texts) for texts, _ in _endless(stream, skip))
             windows = pack_windows(chunks, cfg.max_len, finish=False)
@@ -155,7 +156,7 @@ def prepare_stream(config: Config, tokenizer: TextTokenizer | None = None,
         tokenizer = train_tokenizer(loaded, config.tokenizer, config.vocab_size,
                                     config.lowercase)
     encoded = encode_splits(loaded, tokenizer, config.max_len if classify else None,
-                            progress=say)
+                            progress=say, keep=config.truncate)
     outputs = len(loaded.label_names) if classify else tokenizer.vocab_size
     check_training_memory(config, vocab_size=tokenizer.vocab_size, num_outputs=outputs,
                           seq_len=config.max_len)

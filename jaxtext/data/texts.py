@@ -14,14 +14,17 @@ from jaxtext.errors import DataError
 from jaxtext.tasks import LABELED
 
 
-def encode_texts(tokenizer, texts: list, max_len: int | None, labels=None) -> EncodedSplit:
-    """An EncodedSplit for texts outside any dataset (predict, evaluate on new data);
-    ``texts`` may be ``(text, text_pair)`` tuples (a pair task's rows: ``a <eos> b``)."""
+def encode_texts(tokenizer, texts: list, max_len: int | None, labels=None,
+                 keep: str = "head") -> EncodedSplit:
+    """An EncodedSplit for texts outside any dataset (predict, evaluate on new data), cut
+    to ``max_len`` as the run's splits were (``keep``: its ``truncate`` key); ``texts``
+    may be ``(text, text_pair)`` tuples (a pair task's rows: ``a <eos> b``)."""
     if texts and isinstance(texts[0], tuple):
         first = tokenizer._encode_flat([a for a, _ in texts])
-        ids, offsets = join_pairs(first, tokenizer._encode_flat([b for _, b in texts]), max_len)
+        ids, offsets = join_pairs(first, tokenizer._encode_flat([b for _, b in texts]), max_len,
+                                  keep)
         return EncodedSplit(ids, offsets, labels, len(ids), None)
-    rows = tokenizer.encode(texts, max_len)
+    rows = tokenizer.encode(texts, max_len, keep)
     offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
     ids = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
     chars = sum(len(t) for t in texts) + len(texts)

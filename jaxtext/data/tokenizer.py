@@ -19,6 +19,7 @@ from tokenizers import Tokenizer, pre_tokenizers, trainers
 
 from jaxtext.errors import ConfigError
 from jaxtext.registry import tokenizers as tokenizer_registry
+from jaxtext.truncation import truncate
 
 SPECIAL_TOKENS = ["<pad>", "<unk>", "<bos>", "<eos>"]
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -70,15 +71,17 @@ class TextTokenizer:
         """The actual vocabulary size (may be below the requested ``vocab_size``)."""
         return self.tokenizer.get_vocab_size()
 
-    def encode(self, texts: Sequence[str], max_len: int | None = None) -> list[np.ndarray]:
-        """Token ids of each text, int32, truncated to the first ``max_len``; no padding.
+    def encode(self, texts: Sequence[str], max_len: int | None = None,
+               keep: str = "head") -> list[np.ndarray]:
+        """Token ids of each text, int32, cut to ``max_len`` (``keep``: which tokens, see
+        ``jaxtext.truncation``); no padding.
 
         A text with no tokens (e.g. only punctuation the tokenizer drops) encodes as
         ``[<unk>]``, so every row has at least one real token.
         """
         ids, offsets = self._encode_flat(texts)
         if max_len is not None:
-            ids, offsets = truncate(ids, offsets, max_len)
+            ids, offsets = truncate(ids, offsets, max_len, keep)
         return np.split(ids, offsets[1:-1])
 
     def _encode_flat(self, texts: Sequence[str],
@@ -256,13 +259,3 @@ def _byte_symbols() -> dict[int, str]:
     keep = [*range(33, 127), *range(161, 173), *range(174, 256)]
     extra = iter(range(256, 512))
     return {b: chr(b if b in keep else next(extra)) for b in range(256)}
-
-
-def truncate(ids: np.ndarray, offsets: np.ndarray, max_len: int) -> tuple[np.ndarray, np.ndarray]:
-    """Keep the first ``max_len`` ids of every row of a flat (ids, offsets) encoding."""
-    lengths = np.minimum(np.diff(offsets), max_len)
-    new_offsets = np.concatenate([[0], np.cumsum(lengths)])
-    if new_offsets[-1] == offsets[-1]:
-        return ids, offsets
-    within = np.arange(new_offsets[-1]) - np.repeat(new_offsets[:-1], lengths)
-    return ids[np.repeat(offsets[:-1], lengths) + within], new_offsets

@@ -224,7 +224,7 @@ def classify_probs(model: ModelState, tokenizer, config, label_names: list[str],
         raise DataError(f"labels {unknown[:5]} are not classes of this run "
                         f"({', '.join(label_names)}); map them to these names first")
     ids = np.array([index[str(x)] for x in labels], np.int32)
-    encoded = encode_texts(tokenizer, texts, config.max_len, ids)
+    encoded = encode_texts(tokenizer, texts, config.max_len, ids, config.truncate)
     probs = predict_probs(model, encoded, num_classes=len(label_names),
                           batch_size=config.batch_size, max_len=config.max_len, dp=dp)
     return probs, ids, texts
@@ -243,7 +243,7 @@ def evaluate_data(model: ModelState, tokenizer, config, label_names: list[str], 
                                  label_column=config.label_column, text_pair=config.text_pair)
     if config.task in ("regression", "multilabel"):
         targets = new_targets(labels, config, label_names, task_params or {})
-        encoded = encode_texts(tokenizer, texts, config.max_len, targets)
+        encoded = encode_texts(tokenizer, texts, config.max_len, targets, config.truncate)
         outputs = predict_probs(model, encoded, num_classes=targets.shape[1] if targets.ndim > 1
                                 else 1, batch_size=config.batch_size, max_len=config.max_len,
                                 dp=dp, task=config.task)
