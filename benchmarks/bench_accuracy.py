@@ -1,6 +1,6 @@
 """Accuracy presets: what ``preset: accurate`` reaches from scratch on the bundled data.
 
-    python benchmarks/bench_accuracy.py                  # all three targets, ~15 min on 2 cores
+    python benchmarks/bench_accuracy.py                  # all five targets, ~30 min on 2 cores
     python benchmarks/bench_accuracy.py --targets mlp-imdb,mlp-rt
     python benchmarks/bench_accuracy.py --quick          # smoke test, ~1 min, no verdicts
 
@@ -42,6 +42,8 @@ PRESET = "accurate"
 KEYS = {
     "mlp-imdb": {"model": "mlp", "data": "imdb", "preset": PRESET},
     "mlp-rt": {"model": "mlp", "data": "rotten_tomatoes", "preset": PRESET},
+    "lstm-imdb": {"model": "lstm", "data": "imdb", "preset": PRESET},
+    "transformer-imdb": {"model": "transformer", "data": "imdb", "preset": PRESET},
     "lm-char": {"model": "transformer", "task": "lm", "tokenizer": "char", "data": "imdb",
                 "preset": PRESET, "sample_tokens": 0},
 }
@@ -49,10 +51,13 @@ KEYS = {
 TARGETS = {
     "mlp-imdb": ("accuracy", "min", 0.91, 120.0),
     "mlp-rt": ("accuracy", "min", 0.77, 120.0),
+    "lstm-imdb": ("accuracy", "min", 0.89, 600.0),
+    "transformer-imdb": ("accuracy", "min", 0.89, 600.0),
     "lm-char": ("bits_per_char", "max", 2.0, 600.0),
 }
 # --quick: small data and one short epoch on top of the preset (explicit keys win)
 QUICK = {"mlp-imdb": {"epochs": 1}, "mlp-rt": {"epochs": 1, "limit": 640},
+         "lstm-imdb": {"epochs": 1}, "transformer-imdb": {"epochs": 1},
          "lm-char": {"epochs": 1, "limit": 100}}
 
 

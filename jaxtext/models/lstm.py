@@ -177,6 +177,17 @@ class LSTM(nnx.Module):
             return {"epochs": 2}
         return {"hidden": 256}  # the state is all an lm remembers of its context
 
+    @staticmethod
+    def presets(task: str) -> dict:
+        """Named settings (``preset: NAME``; see jaxtext.model_presets)."""
+        if task != "classify":
+            return {}
+        # IMDB (benchmarks/results/tune_classify.md): reviews often end with their verdict,
+        # so keep 128 tokens of the head and 384 of the tail; test accuracy 0.892 and 0.891
+        # on two seeds after three epochs (0.874 for the defaults), validation still rising.
+        return {"accurate": {"truncate": "head_tail", "max_len": 512, "epochs": 3,
+                             "pooling": "mean_max", "early_stopping": 1}}
+
     def __init__(self, config: Config, dims: Dims, *, rngs: nnx.Rngs):
         self.config = config
         self.lm = dims.task == "lm"
