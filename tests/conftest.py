@@ -3,7 +3,9 @@ import os
 # Tests run on the CPU; keep XLA from grabbing every core's worth of threads twice over.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import contextlib  # noqa: E402
 import signal  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -42,6 +44,33 @@ class Recorder(jaxtext.Callback):
 
     def of(self, kind):
         return [e for e in self.events if isinstance(e, kind)]
+
+
+@contextlib.contextmanager
+def settings_only_model(name, training_defaults=None, presets=None):
+    """A registered model (``name``) that only suggests settings, for config tests: a 4-wide
+    Config, the given ``training_defaults`` / ``presets`` (functions of the task, or dicts);
+    unregistered on exit."""
+    from jaxtext.registry import models
+
+    @jaxtext.register_model(name)
+    class SettingsOnly:
+        @dataclass(frozen=True)
+        class Config:
+            dim: int = 4
+
+        def __init__(self, config, dims, *, rngs): ...
+
+        def __call__(self, tokens, mask): ...
+
+    if training_defaults is not None:
+        SettingsOnly.training_defaults = staticmethod(training_defaults)
+    if presets is not None:
+        SettingsOnly.presets = staticmethod(presets) if callable(presets) else presets
+    try:
+        yield name
+    finally:
+        models.unregister(name)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
 import pytest
+from conftest import settings_only_model
 
 import jaxtext
 from jaxtext.config import Config
@@ -84,28 +85,11 @@ def test_public_api_is_small():
 
 
 def test_model_training_defaults_apply_unless_given():
-    from dataclasses import dataclass
+    def defaults(task):
+        return {"lr": 0.5} if task == "classify" else {"lr": 0.25}
 
-    from jaxtext.registry import models
-
-    @jaxtext.register_model("suggests_lr")
-    class Suggests:
-        @dataclass(frozen=True)
-        class Config:
-            dim: int = 4
-
-        def __init__(self, config, dims, *, rngs): ...
-
-        def __call__(self, tokens, mask): ...
-
-        @staticmethod
-        def training_defaults(task):
-            return {"lr": 0.5} if task == "classify" else {"lr": 0.25}
-
-    try:
+    with settings_only_model("suggests_lr", defaults):
         assert Config.from_dict({"model": "suggests_lr"}).lr == 0.5
         assert Config.from_dict({"model": "suggests_lr", "task": "lm", "sample_tokens": 0}).lr \
             == 0.25
         assert Config.from_dict({"model": "suggests_lr", "lr": 0.1}).lr == 0.1
-    finally:
-        models.unregister("suggests_lr")

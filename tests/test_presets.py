@@ -4,10 +4,9 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import pytest
-from conftest import TINY
+from conftest import TINY, settings_only_model
 
 import jaxtext
 from jaxtext.cli import main
@@ -27,29 +26,14 @@ DECIDED = {k: v for k, v in ACCURATE.items() if k not in SIZES}  # what the pres
 def suggesting_model():
     """A registered model with training defaults and two presets (for classify only)."""
 
-    @jaxtext.register_model("preset_probe")
-    class Probe:
-        @dataclass(frozen=True)
-        class Config:
-            dim: int = 4
+    def presets(task):
+        if task != "classify":
+            return {}
+        return {"accurate": {"lr": 0.25, "dim": 8, "max_len": 99}, "fast": {"epochs": 1}}
 
-        def __init__(self, config, dims, *, rngs): ...
-
-        def __call__(self, tokens, mask): ...
-
-        @staticmethod
-        def training_defaults(task):
-            return {"lr": 0.5, "epochs": 7}
-
-        @staticmethod
-        def presets(task):
-            if task != "classify":
-                return {}
-            return {"accurate": {"lr": 0.25, "dim": 8, "max_len": 99},
-                    "fast": {"epochs": 1}}
-
-    yield "preset_probe"
-    models.unregister("preset_probe")
+    with settings_only_model("preset_probe", lambda task: {"lr": 0.5, "epochs": 7},
+                             presets) as name:
+        yield name
 
 
 def test_preset_applies_over_the_model_defaults_and_explicit_keys_win(suggesting_model):
@@ -91,23 +75,10 @@ def test_unknown_preset_is_one_line_naming_the_choices(suggesting_model, keys, m
 
 
 def test_a_preset_may_not_choose_the_model_or_task():
-    @jaxtext.register_model("preset_bad")
-    class Bad:
-        @dataclass(frozen=True)
-        class Config:
-            dim: int = 4
-
-        def __init__(self, config, dims, *, rngs): ...
-
-        def __call__(self, tokens, mask): ...
-
-        presets = {"x": {"task": "lm"}}  # a plain dict: the same presets for every task
-
-    try:
-        with pytest.raises(jaxtext.ConfigError, match="preset 'x' may not set task"):
-            Config.from_dict(model="preset_bad", preset="x")
-    finally:
-        models.unregister("preset_bad")
+    # a plain dict: the same presets for every task
+    with settings_only_model("preset_bad", presets={"x": {"task": "lm"}}), \
+            pytest.raises(jaxtext.ConfigError, match="preset 'x' may not set task"):
+        Config.from_dict(model="preset_bad", preset="x")
 
 
 def test_help_lists_the_presets(capsys):

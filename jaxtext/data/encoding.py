@@ -89,10 +89,11 @@ def encode_splits(loaded, tokenizer: TextTokenizer, max_len: int | None,
 
     max_len: tokens kept per text (classification); ``None`` keeps whole texts (lm,
         where ``pack_lm`` cuts windows). ``keep``: which tokens of a longer text (the
-        ``truncate`` key: "head", "tail" or "head_tail"). Encodings of file-backed splits (built-in and
-        file datasets) are cached on disk keyed by the split's fingerprint and the
-        tokenizer, whole (cut afterwards), so re-running a notebook cell does not re-tokenize. ``progress(text)``
-        hears which split is encoded and how far it got, or that it was cached.
+        ``truncate`` key: "head", "tail" or "head_tail"). Encodings of file-backed splits
+        (built-in and file datasets) are cached on disk, whole (cut afterwards), keyed by
+        the split's fingerprint and the tokenizer, so re-running a notebook cell does not
+        re-tokenize. ``progress(text)`` hears which split is encoded and how far it got, or
+        that it was cached.
     """
     out = {}
     for split, ds in loaded.splits.items():
