@@ -19,11 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-
 from jaxtext.checkpoint import CHECKPOINTS, tree_bytes, write_run
-from jaxtext.training.state import TrainedState
+from jaxtext.training.state import TrainedState, copy_arrays
 
 
 @dataclass
@@ -69,8 +66,8 @@ class Checkpointer:
         self.wait()
         self._last = time.monotonic()
         model = trained.model
-        params, rest, opt_state, best_state = jax.tree.map(
-            jnp.copy, (model.params, model.rest, trained.opt_state, best_state))
+        params, rest, opt_state, best_state = copy_arrays(
+            (model.params, model.rest, trained.opt_state, best_state))
         trained = dataclasses.replace(trained, model=model._replace(params=params, rest=rest),
                                       opt_state=opt_state, history=trained.history.snapshot(),
                                       data=None)

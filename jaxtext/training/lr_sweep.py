@@ -28,7 +28,7 @@ from jaxtext.lr_finder import DIVERGE_FACTOR, SMOOTHING, has_diverged, suggest_r
 from jaxtext.training.optim import OptimizerSpec, swept_optimizer
 from jaxtext.training.session import Session, Stopped
 from jaxtext.training.sharding import DataParallel
-from jaxtext.training.state import init_model_state
+from jaxtext.training.state import copy_arrays, init_model_state
 from jaxtext.training.steps import lr_sweep_step_fn
 from jaxtext.training.visible_compile import compile_visibly, describe_shape
 
@@ -83,8 +83,8 @@ def sweep(config, data, session: Session, rates: np.ndarray, start_model=None) -
     emitting ``LRFindStep`` per step; stops early on divergence or a stop request."""
     dp = DataParallel()
     if start_model is not None:  # a run's weights (init): the donating step must not eat them
-        model = start_model._replace(params=jax.tree.map(jnp.copy, start_model.params),
-                                     rest=jax.tree.map(jnp.copy, start_model.rest))
+        model = start_model._replace(params=copy_arrays(start_model.params),
+                                     rest=copy_arrays(start_model.rest))
     else:
         model = init_model_state(config, data.dims)
     # The compiled step depends on the optimizer's kind and knobs, not on rates or schedules.

@@ -62,10 +62,13 @@ class Session:
             hook(self.done)
 
     def wait_for(self, work: Callable[[], Any],
-                 on_tick: Callable[[], None] | None = None) -> Any:
+                 on_tick: Callable[[], None] | None = None,
+                 finish_before_exit: bool = False) -> Any:
         """``work()`` on a worker thread while this thread ticks the views (and calls
         ``on_tick``); ``Stopped`` as soon as a stop is requested (the worker goes on alone and
-        its result is dropped)."""
+        its result is dropped). ``finish_before_exit``: the interpreter waits for the worker
+        at exit (for work inside XLA, which aborts the process if its thread is killed);
+        otherwise the worker dies with the process (tokenizing a corpus)."""
         result: dict[str, Any] = {}
 
         def run() -> None:
@@ -74,7 +77,8 @@ class Session:
             except BaseException as err:  # noqa: BLE001 - re-raised on the caller's thread
                 result["error"] = err
 
-        worker = threading.Thread(target=run, name="jaxtext-worker", daemon=True)
+        worker = threading.Thread(target=run, name="jaxtext-worker",
+                                  daemon=not finish_before_exit)
         worker.start()
         while True:
             worker.join(TICK_S)

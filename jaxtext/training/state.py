@@ -20,6 +20,16 @@ from jaxtext.protocols import Dims
 from jaxtext.registry import models
 
 
+def copy_arrays(tree: Any) -> Any:
+    """Fresh device copies of every array in ``tree``, so a donating step can consume the
+    copies and leave the originals intact. A runtime copy: unlike ``jnp.copy`` it compiles
+    nothing (measured: 0.3 s of cold compiles for ten shapes, against 1.5 ms). Each copy keeps
+    its array's sharding, named explicitly: jax 0.10 copies a replicated PRNG key to one
+    device otherwise, and the step then silently compiles again for the new input type."""
+    shardings = jax.tree.map(lambda x: x.sharding if isinstance(x, jax.Array) else None, tree)
+    return jax.device_put(tree, shardings, may_alias=False)
+
+
 class ModelState(NamedTuple):
     """A model split for pure functions: ``nnx.merge(graph, params, rest)`` rebuilds it."""
 

@@ -40,7 +40,7 @@ from jaxtext.training.optim import OptimizerSpec, learning_rate_schedule, make_o
 from jaxtext.training.precision import compute_dtype
 from jaxtext.training.session import Session, Stopped
 from jaxtext.training.sharding import DataParallel
-from jaxtext.training.state import ModelState, TrainedState, init_model_state
+from jaxtext.training.state import ModelState, TrainedState, copy_arrays, init_model_state
 from jaxtext.training.step_queue import StepQueue
 from jaxtext.training.steps import train_step_fn, zero_sums
 from jaxtext.training.throughput import Throughput
@@ -306,7 +306,7 @@ class Trainer:
         if improved:
             pos.best_value, pos.bad_epochs = value, 0
             if cfg.early_stopping:
-                self.best_state = jax.tree.map(jnp.copy, (self.params, self.rest))
+                self.best_state = copy_arrays((self.params, self.rest))
         else:
             pos.bad_epochs += 1
         self.emit(ev.EpochEnd(epoch=epoch, step=pos.step, elapsed_s=self.session.elapsed(),
