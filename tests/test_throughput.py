@@ -38,8 +38,11 @@ def test_a_log_window_reports_its_rate_and_an_eta():
 class _Loss:
     """A dispatched step's loss: ``block_until_ready`` returns when its step is done."""
 
-    def __init__(self, seconds, waited):
-        self.seconds, self.waited = seconds, waited
+    def __init__(self, seconds, waited, finished=False):
+        self.seconds, self.waited, self.finished = seconds, waited, finished
+
+    def is_ready(self):
+        return self.finished
 
     def block_until_ready(self):
         time.sleep(self.seconds)
@@ -57,3 +60,15 @@ def test_the_queue_holds_about_a_tenth_of_a_second_of_steps(step_s, expected):
     assert queue.in_flight == pytest.approx(expected, abs=1)
     assert 1 <= queue.in_flight <= MAX_IN_FLIGHT
     assert waited == pushed[:12 - len(queue)]  # the oldest steps were waited on, in order
+
+
+def test_steps_found_finished_do_not_grow_the_queue():
+    """After a compile the first steps are already done when waited on: they say nothing about
+    how long a step takes, and must not make the queue think steps are instant."""
+    queue, waited = StepQueue(), []
+    for _ in range(2):  # the steps the compile ran
+        queue.push(_Loss(0.0, waited, finished=True))
+    for _ in range(6):  # then 0.2-s steps
+        queue.push(_Loss(0.2, waited))
+        assert queue.in_flight <= IN_FLIGHT
+    assert queue.in_flight == 1 and queue.step_s == pytest.approx(0.2, abs=0.05)
