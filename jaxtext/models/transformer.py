@@ -247,6 +247,10 @@ class Transformer(nnx.Module):
         # 128-wide model learned no more per character and ran 2.7x slower (2.57 bits/char
         # after 3.5 M characters at lr 5e-3; 2.85 at lr 1e-2, which stalled near 3.6).
         # Measured on busy cores (load 6-8): 2.15 bits/char after 10,172 steps, short of 2.0.
+        # Quiet cores, ~600 s of training each: 2 x 96 wide, limit 18,000: 2.121 (11,436
+        # steps); the same with max_len 128, batch 16, limit 16,000: 2.112 (10,172 steps). The
+        # step is compute-bound (batch 128: the same 42k chars/s) and bf16 is no faster here, so
+        # 10 minutes on 2 cores buy ~25 M characters, and these models stop near 2.1.
         return {"accurate": {"layers": 3, "heads": 4, "max_len": 64, "batch_size": 32,
                              "lr": 1e-2, "epochs": 1, "warmup": 0.02, "dropout": 0.0,
                              "limit": 16000}}
