@@ -180,6 +180,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a burst of 16 concurrent clients overflowed
+    # it and some connections were reset (seen in CI)
+    request_queue_size = 128
 
     def __init__(self, address, model, batcher: Batcher, verbose: bool):
         super().__init__(address, _Handler)
