@@ -53,7 +53,7 @@ class StepQueue:
         finished after a compile made a 0.2-s LSTM step look like 1 ms, the queue grew to
         eight steps, and a Stop waited 2.5 s for them)."""
         loss, dispatched = self.pending.popleft()
-        blocked = not _is_ready(loss)
+        blocked = not loss.is_ready()
         loss.block_until_ready()
         now = time.perf_counter()
         if blocked:
@@ -68,8 +68,3 @@ class StepQueue:
         on the host)."""
         self.step_s = seconds if self.step_s is None else 0.8 * self.step_s + 0.2 * seconds
         self.in_flight = max(1, min(MAX_IN_FLIGHT, int(QUEUE_S / max(self.step_s, 1e-4))))
-
-
-def _is_ready(loss) -> bool:
-    is_ready = getattr(loss, "is_ready", None)
-    return bool(is_ready()) if is_ready is not None else False
