@@ -52,16 +52,26 @@ def make_optimizer(spec: OptimizerSpec, learning_rate=None) -> optax.GradientTra
     ``learning_rate`` (a number, traced or not) replaces the spec's schedule.
     """
     lr = learning_rate_schedule(spec) if learning_rate is None else learning_rate
-    if spec.name == "adamw":
-        opt = optax.adamw(lr, weight_decay=spec.weight_decay)
-    elif spec.name == "adam":
-        opt = optax.adam(lr)
-    else:
-        opt = optax.chain(optax.add_decayed_weights(spec.weight_decay), optax.sgd(lr, momentum=0.9))
+
+    def build(keep=True) -> optax.GradientTransformation:
+        """The optimizer; with ``keep`` False (traced) its moments' decay rates are 1 and its
+        weight decay 0, so zero gradients leave every moment exactly as it was."""
+        def decay(rate):
+            return rate if keep is True else jnp.where(keep, rate, 1.0)
+
+        if spec.name == "adamw":
+            return optax.adamw(lr, b1=decay(0.9), b2=decay(0.999),
+                               weight_decay=spec.weight_decay)
+        if spec.name == "adam":
+            return optax.adam(lr, b1=decay(0.9), b2=decay(0.999))
+        weight_decay = spec.weight_decay if keep is True else jnp.where(keep, spec.weight_decay, 0.0)
+        return optax.chain(optax.add_decayed_weights(weight_decay),
+                           optax.sgd(lr, momentum=decay(0.9)))
+
     # a sweep passes a traced grad_clip (an array): clipping is on for all of its configs
-    if not isinstance(spec.grad_clip, (int, float)) or spec.grad_clip > 0:
-        opt = optax.chain(optax.clip_by_global_norm(spec.grad_clip), opt)
-    return skip_if_not_finite(opt)
+    clip = spec.grad_clip if not isinstance(spec.grad_clip, (int, float)) or spec.grad_clip > 0 \
+        else None
+    return skip_if_not_finite(build, clip)
 
 
 def swept_optimizer(spec: OptimizerSpec) -> optax.GradientTransformation:
@@ -72,31 +82,45 @@ def swept_optimizer(spec: OptimizerSpec) -> optax.GradientTransformation:
         lambda learning_rate: make_optimizer(spec, learning_rate))(learning_rate=spec.lr)
 
 
-def skip_if_not_finite(inner: optax.GradientTransformation) -> optax.GradientTransformation:
-    """``optax.apply_if_finite`` (never giving up), with its state layout, made cheaper.
+def skip_if_not_finite(build, clip=None) -> optax.GradientTransformation:
+    """``chain(clip_by_global_norm(clip), build())`` wrapped as ``optax.apply_if_finite``
+    (never giving up, the same state layout), in fewer passes over the weights.
 
-    ``apply_if_finite`` tests every leaf and chooses between the updated and the old state with
-    a ``lax.cond``, which XLA's CPU backend runs as a separate region: measured 5.3 ms against
-    4.6 ms here for the bag model's whole step (batch 64, 256 tokens, 2-core CPU). Here one
-    global norm (the clipping's own reduction) says whether the gradients are finite, and
-    elementwise selects, fused into the optimizer's update, keep the old values when they are
-    not. A gradient whose norm overflows float32 (> 1.8e19) counts as not finite.
+    ``apply_if_finite`` chooses between the updated and the old state with a ``lax.cond``, and
+    an elementwise select of old or new moments makes XLA copy them (the donated buffers are
+    read by two fusions): measured on the bag model (20,000 x 64 embedding, 2-core CPU) 3.9
+    and 3.2 ms a step against 2.7 ms for the plain optimizer. Here one global norm serves the
+    finiteness test and the clipping, gradients that are not finite become zeros, and
+    ``build(keep=finite)`` makes an optimizer whose moments then stay exactly as they were
+    (decay rates of 1); only the updates and the scalar counters are selected: 2.7 ms. A
+    gradient whose norm overflows float32 (> 1.8e19) counts as not finite.
     """
+    template = build()
 
     def init(params):
+        inner = template.init(params)
         return optax.ApplyIfFiniteState(
             notfinite_count=jnp.zeros([], jnp.int32), last_finite=jnp.array(True),
-            total_notfinite=jnp.zeros([], jnp.int32), inner_state=inner.init(params))
+            total_notfinite=jnp.zeros([], jnp.int32),
+            inner_state=inner if clip is None else (optax.EmptyState(), inner))
 
     def update(grads, state, params=None):
-        finite = jnp.isfinite(optax.global_norm(grads))
-        updates, inner_state = inner.update(grads, state.inner_state, params)
+        norm = optax.tree.norm(grads)
+        finite = jnp.isfinite(norm)
+        if clip is None:
+            grads = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grads)
+        else:  # optax.clip_by_global_norm's arithmetic, on the norm computed once
+            grads = jax.tree.map(lambda g: jnp.where(
+                finite, jnp.where(norm < clip, g, (g / norm.astype(g.dtype)) * clip), 0.0),
+                grads)
+        old = state.inner_state if clip is None else state.inner_state[1]
+        updates, new = build(finite).update(grads, old, params)
         updates = jax.tree.map(lambda u: jnp.where(finite, u, jnp.zeros_like(u)), updates)
-        inner_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), inner_state,
-                                   state.inner_state)
+        new = jax.tree.map(lambda n, o: n if n.ndim else jnp.where(finite, n, o), new, old)
         failed = (~finite).astype(jnp.int32)
         return updates, optax.ApplyIfFiniteState(
             notfinite_count=jnp.where(finite, 0, state.notfinite_count + 1), last_finite=finite,
-            total_notfinite=state.total_notfinite + failed, inner_state=inner_state)
+            total_notfinite=state.total_notfinite + failed,
+            inner_state=new if clip is None else (state.inner_state[0], new))
 
     return optax.GradientTransformation(init, update)
