@@ -54,11 +54,24 @@ class ModelState(NamedTuple):
 
 
 def model_from_config(config: Config, dims: Dims) -> nnx.Module:
-    """Build the registered model ``config.model`` with its keys; seeded by ``config.seed``."""
+    """Build the registered model ``config.model`` with its keys; seeded by ``config.seed``.
+
+    Built inside one ``nnx.jit``: run eagerly, each initializer compiles on its own (measured
+    on 2 cores: 0.7 / 1.5 / 1.9 s for the mlp / lstm / transformer, against 0.4 / 0.9 / 1.2 s
+    for one compile). A model whose constructor needs concrete values (a third party's, say)
+    is built eagerly instead.
+    """
     model_cls = models.get(config.model)
-    # seeds are int64: the largest seed (2**63 - 1) wraps its dropout stream to 0
-    rngs = nnx.Rngs(params=config.seed, dropout=(config.seed + 1) % 2**63)
-    return model_cls(config.model_args, dims, rngs=rngs)
+
+    def build() -> nnx.Module:
+        # seeds are int64: the largest seed (2**63 - 1) wraps its dropout stream to 0
+        rngs = nnx.Rngs(params=config.seed, dropout=(config.seed + 1) % 2**63)
+        return model_cls(config.model_args, dims, rngs=rngs)
+
+    try:
+        return nnx.jit(build)()
+    except jax.errors.JAXTypeError:
+        return build()
 
 
 def split_model(model: nnx.Module) -> ModelState:
