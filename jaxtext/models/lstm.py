@@ -6,7 +6,10 @@ but the sequence loop is ``lstm_scan`` below rather than ``nnx.RNN``, for speed 
 * the input projection ``x @ W_i`` of all time steps is one big matmul outside the loop;
 * the four gate nonlinearities are one ``tanh`` (sigmoid(z) = (tanh(z / 2) + 1) / 2);
 * a hand-written backward pass (``jax.custom_vjp``) runs a lean reverse loop and computes the
-  recurrent-weight gradient as one big matmul after it, instead of one small one per step.
+  recurrent-weight gradient as one big matmul after it, instead of one small one per step;
+  inside the loop the gradient flowing back to ``h`` is four matmuls of the gates' [H, H]
+  blocks, which XLA's CPU backend runs faster than one with K = 4H (forward + backward at
+  hidden 128, batch 64, 215 steps: 85 against 105 ms).
 
 Measured on 2 cores, one direction, batch 64, 256 steps, forward + backward: hidden 64,
 80 ms against 114 ms for ``lax.scan`` autodiff of the same cell (hidden 128: 258 against
@@ -93,6 +96,10 @@ def _lstm_scan_bwd(residuals, cotangents):
     wh, c0, h0, mask, acts, cs, hs = residuals
     (dc_last, dh_last), dhs = cotangents
     c_prev = jnp.concatenate([c0[None], cs[:-1]])
+    # dy @ wh.T as four matmuls of the gates' [H, H] blocks: measured on 2 cores at batch 64,
+    # hidden 128, 82 us a step against 141 us for the one matmul with its K = 4H
+    hidden = wh.shape[0]
+    wh_blocks = [wh[:, k * hidden:(k + 1) * hidden].T for k in range(4)]
 
     def step(carry, inputs):
         dc, dh = carry
@@ -101,12 +108,14 @@ def _lstm_scan_bwd(residuals, cotangents):
         i, f, g, o = jnp.split(a, 4, axis=-1)
         tc = jnp.tanh(c)
         dc_total = dc + dh * o * (1 - tc * tc)
-        dy = jnp.concatenate([dc_total * g * i * (1 - i), dc_total * cp * f * (1 - f),
-                              dc_total * i * (1 - g * g), dh * tc * o * (1 - o)], axis=-1)
         m = m[:, None]
-        dy = jnp.where(m, dy, 0.0)
+        gates = [jnp.where(m, d, 0.0) for d in (
+            dc_total * g * i * (1 - i), dc_total * cp * f * (1 - f),
+            dc_total * i * (1 - g * g), dh * tc * o * (1 - o))]
+        dh_prev = sum(d @ w for d, w in zip(gates, wh_blocks, strict=True))
         # a held (masked) step passes the carry gradients through unchanged
-        return (jnp.where(m, dc_total * f, dc), jnp.where(m, dy @ wh.T, dh)), dy
+        return ((jnp.where(m, dc_total * f, dc), jnp.where(m, dh_prev, dh)),
+                jnp.concatenate(gates, axis=-1))
 
     (dc0, dh0), dys = jax.lax.scan(step, (dc_last, dh_last), (acts, cs, c_prev, dhs, mask),
                                    reverse=True)
