@@ -109,13 +109,15 @@ def _lstm_scan_bwd(residuals, cotangents):
         tc = jnp.tanh(c)
         dc_total = dc + dh * o * (1 - tc * tc)
         m = m[:, None]
-        gates = [jnp.where(m, d, 0.0) for d in (
-            dc_total * g * i * (1 - i), dc_total * cp * f * (1 - f),
-            dc_total * i * (1 - g * g), dh * tc * o * (1 - o))]
-        dh_prev = sum(d @ w for d, w in zip(gates, wh_blocks, strict=True))
+        # one elementwise pass over [B, 4H]: each gate's derivative times its partner value
+        scale = jnp.concatenate([dc_total, dc_total, dc_total, dh], axis=-1)
+        partner = jnp.concatenate([g, cp, i, tc], axis=-1)
+        column = jnp.arange(4 * hidden)
+        is_g = (column >= 2 * hidden) & (column < 3 * hidden)
+        dy = jnp.where(m, scale * partner * jnp.where(is_g, 1 - a * a, a * (1 - a)), 0.0)
+        dh_prev = sum(dy[:, k * hidden:(k + 1) * hidden] @ w for k, w in enumerate(wh_blocks))
         # a held (masked) step passes the carry gradients through unchanged
-        return ((jnp.where(m, dc_total * f, dc), jnp.where(m, dh_prev, dh)),
-                jnp.concatenate(gates, axis=-1))
+        return (jnp.where(m, dc_total * f, dc), jnp.where(m, dh_prev, dh)), dy
 
     (dc0, dh0), dys = jax.lax.scan(step, (dc_last, dh_last), (acts, cs, c_prev, dhs, mask),
                                    reverse=True)
