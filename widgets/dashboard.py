@@ -247,7 +247,10 @@ class Dashboard(Callback):
         self.panels, self.rows = {}, {}
         self.widget = W.VBox([
             w["header"],
-            W.HBox([w["progress"], w["status"], w["stop"]],
+            # Stop sits beside the fixed-width bar, before the status text: after the text, the
+            # button moved whenever the text's width changed (~20 times a second with very
+            # short epochs), a moving target; a browser test's click on it once went unhandled
+            W.HBox([w["progress"], w["stop"], w["status"]],
                    layout=W.Layout(align_items="center", gap="8px", flex_flow="row wrap")),
             w["metrics"], w["message"],
         ], layout=W.Layout(border=f"1px solid {report.BORDER}", padding="6px 10px",

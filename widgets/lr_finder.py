@@ -74,7 +74,7 @@ class LRFinderChart(Callback):
             "chart": W.HTML(""),
         }
         w["stop"].on_click(self._on_stop_click)
-        self.widget = W.VBox([w["header"], W.HBox([w["status"], w["stop"]],
+        self.widget = W.VBox([w["header"], W.HBox([w["stop"], w["status"]],
                                                   layout=W.Layout(gap="8px")), w["chart"]],
                              layout=W.Layout(border=f"1px solid {report.BORDER}",
                                              padding="6px 10px", max_width="100%"))
