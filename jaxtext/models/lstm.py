@@ -44,11 +44,15 @@ from jaxtext.registry import register_model
 
 def gate_activations(y: jax.Array) -> jax.Array:
     """Pre-activations ``float[..., 4H]`` in the order i, f, g, o -> sigmoid(i, f, o), tanh(g)."""
-    h = y.shape[-1] // 4
-    column = jnp.arange(4 * h)
-    is_g = (column >= 2 * h) & (column < 3 * h)
+    is_g = _g_columns(y.shape[-1] // 4)
     t = jnp.tanh(jnp.where(is_g, y, 0.5 * y))
     return jnp.where(is_g, t, 0.5 * t + 0.5)
+
+
+def _g_columns(hidden: int) -> jax.Array:
+    """bool[4H]: True on the columns of the g gate (order i, f, g, o), the one taking tanh."""
+    column = jnp.arange(4 * hidden)
+    return (column >= 2 * hidden) & (column < 3 * hidden)
 
 
 def cell_step(gx, wh, b, c, h):
@@ -100,6 +104,7 @@ def _lstm_scan_bwd(residuals, cotangents):
     # hidden 128, 82 us a step against 141 us for the one matmul with its K = 4H
     hidden = wh.shape[0]
     wh_blocks = [wh[:, k * hidden:(k + 1) * hidden].T for k in range(4)]
+    is_g = _g_columns(hidden)
 
     def step(carry, inputs):
         dc, dh = carry
@@ -112,8 +117,6 @@ def _lstm_scan_bwd(residuals, cotangents):
         # one elementwise pass over [B, 4H]: each gate's derivative times its partner value
         scale = jnp.concatenate([dc_total, dc_total, dc_total, dh], axis=-1)
         partner = jnp.concatenate([g, cp, i, tc], axis=-1)
-        column = jnp.arange(4 * hidden)
-        is_g = (column >= 2 * hidden) & (column < 3 * hidden)
         dy = jnp.where(m, scale * partner * jnp.where(is_g, 1 - a * a, a * (1 - a)), 0.0)
         dh_prev = sum(dy[:, k * hidden:(k + 1) * hidden] @ w for k, w in enumerate(wh_blocks))
         # a held (masked) step passes the carry gradients through unchanged

@@ -56,17 +56,16 @@ def make_optimizer(spec: OptimizerSpec, learning_rate=None) -> optax.GradientTra
     def build(keep=True) -> optax.GradientTransformation:
         """The optimizer; with ``keep`` False (traced) its moments' decay rates are 1 and its
         weight decay 0, so zero gradients leave every moment exactly as it was."""
-        def decay(rate):
-            return rate if keep is True else jnp.where(keep, rate, 1.0)
+        def kept(value, skipped):
+            return value if keep is True else jnp.where(keep, value, skipped)
 
         if spec.name == "adamw":
-            return optax.adamw(lr, b1=decay(0.9), b2=decay(0.999),
+            return optax.adamw(lr, b1=kept(0.9, 1.0), b2=kept(0.999, 1.0),
                                weight_decay=spec.weight_decay)
         if spec.name == "adam":
-            return optax.adam(lr, b1=decay(0.9), b2=decay(0.999))
-        weight_decay = spec.weight_decay if keep is True else jnp.where(keep, spec.weight_decay, 0.0)
-        return optax.chain(optax.add_decayed_weights(weight_decay),
-                           optax.sgd(lr, momentum=decay(0.9)))
+            return optax.adam(lr, b1=kept(0.9, 1.0), b2=kept(0.999, 1.0))
+        return optax.chain(optax.add_decayed_weights(kept(spec.weight_decay, 0.0)),
+                           optax.sgd(lr, momentum=kept(0.9, 1.0)))
 
     # a sweep passes a traced grad_clip (an array): clipping is on for all of its configs
     clip = spec.grad_clip if not isinstance(spec.grad_clip, (int, float)) or spec.grad_clip > 0 \
@@ -107,12 +106,13 @@ def skip_if_not_finite(build, clip=None) -> optax.GradientTransformation:
     def update(grads, state, params=None):
         norm = optax.tree.norm(grads)
         finite = jnp.isfinite(norm)
-        if clip is None:
-            grads = jax.tree.map(lambda g: jnp.where(finite, g, 0.0), grads)
-        else:  # optax.clip_by_global_norm's arithmetic, on the norm computed once
-            grads = jax.tree.map(lambda g: jnp.where(
-                finite, jnp.where(norm < clip, g, (g / norm.astype(g.dtype)) * clip), 0.0),
-                grads)
+
+        def usable(g):
+            if clip is not None:  # optax.clip_by_global_norm's arithmetic, on the shared norm
+                g = jnp.where(norm < clip, g, (g / norm.astype(g.dtype)) * clip)
+            return jnp.where(finite, g, 0.0)
+
+        grads = jax.tree.map(usable, grads)
         old = state.inner_state if clip is None else state.inner_state[1]
         updates, new = build(finite).update(grads, old, params)
         updates = jax.tree.map(lambda u: jnp.where(finite, u, jnp.zeros_like(u)), updates)
