@@ -27,6 +27,8 @@ class ModelSummary:
     layers: list[dict[str, Any]] = field(default_factory=list)
     param_bytes: int = 0
     opt_state_bytes: int = 0
+    # arrays the model keeps but does not train (naive Bayes ratios, dropout's RNG streams)
+    fixed_bytes: int = 0
 
     @property
     def num_params(self) -> int:
@@ -34,7 +36,7 @@ class ModelSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "layers": self.layers, "param_bytes": self.param_bytes,
-                "opt_state_bytes": self.opt_state_bytes}
+                "opt_state_bytes": self.opt_state_bytes, "fixed_bytes": self.fixed_bytes}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSummary:
@@ -49,9 +51,12 @@ class ModelSummary:
                             columns=["layer", "type", "params", "shapes"])
 
     def sizes(self) -> str:
-        """'69,698 parameters (272.3 KiB); optimizer state 544.6 KiB'."""
+        """'69,698 parameters (272.3 KiB); optimizer state 544.6 KiB', then the untrained
+        arrays when they are more than RNG state (over 1 KiB)."""
+        fixed = f"; untrained arrays {size_text(self.fixed_bytes)}" \
+            if self.fixed_bytes > 1024 else ""
         return (f"{self.num_params:,} parameters ({size_text(self.param_bytes)}); "
-                f"optimizer state {size_text(self.opt_state_bytes)}")
+                f"optimizer state {size_text(self.opt_state_bytes)}{fixed}")
 
     def headline(self) -> str:
         """The model's name, then ``sizes()``."""
@@ -107,7 +112,8 @@ def summarize(model_state, opt_state, model: str) -> ModelSummary:
         layer["params"] += math.prod(shape)
     return ModelSummary(model=model, layers=list(layers.values()),
                         param_bytes=tree_bytes(model_state.params),
-                        opt_state_bytes=tree_bytes(opt_state))
+                        opt_state_bytes=tree_bytes(opt_state),
+                        fixed_bytes=tree_bytes(model_state.rest))
 
 
 def tree_bytes(tree: Any) -> int:
@@ -115,7 +121,7 @@ def tree_bytes(tree: Any) -> int:
     import jax
     import numpy as np
 
-    return sum(math.prod(np.shape(x)) * np.dtype(x.dtype).itemsize
+    return sum(math.prod(np.shape(x)) * x.dtype.itemsize  # (a PRNG key: its key data)
                for x in jax.tree.leaves(tree) if hasattr(x, "dtype"))
 
 

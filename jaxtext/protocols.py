@@ -20,6 +20,13 @@ module into ``(graphdef, params, rest)`` with ``nnx.split(model, nnx.Param, ...)
 ``nnx.value_and_grad`` over the merged module inside one jitted step
 (``jaxtext.training.steps``), so a model needs nothing beyond plain NNX layers; dropout draws
 from the ``dropout`` stream of the ``rngs`` given at init.
+
+A model may also define ``adapt(self, batches)``: called once on a fresh model (not on one
+resumed or loaded), before the first step, with the training split's batches
+(``jaxtext.data.batching.Batch``: tokens, mask, labels, weights), to set state taken from the
+data, like Keras's ``Layer.adapt``. Keep such state in an ``nnx.Variable`` that is not an
+``nnx.Param`` (the built-in ``mlp``'s ``bag: nb`` keeps naive Bayes ratios so): it is saved,
+loaded and exported with the run and never trained.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def sweep(config, data, session: Session, rates: np.ndarray, start_model=None) -
         model = start_model._replace(params=copy_arrays(start_model.params),
                                      rest=copy_arrays(start_model.rest))
     else:
-        model = init_model_state(config, data.dims)
+        model = init_model_state(config, data.dims, data)
     # The compiled step depends on the optimizer's kind and knobs, not on rates or schedules.
     spec = dataclasses.replace(OptimizerSpec.from_config(config, 1), lr=1.0,
                                schedule="constant", warmup_steps=0)

@@ -82,9 +82,19 @@ def split_model(model: nnx.Module) -> ModelState:
     return ModelState(train_graph, eval_graph, params, rest)
 
 
-def init_model_state(config: Config, dims: Dims) -> ModelState:
-    """A freshly initialised model for ``config`` and the data's ``dims``."""
-    return split_model(model_from_config(config, dims))
+def init_model_state(config: Config, dims: Dims, data: Any = None) -> ModelState:
+    """A freshly initialised model for ``config`` and the data's ``dims``.
+
+    Given the prepared ``data``, a model that defines ``adapt(batches)`` first reads the
+    training split's batches (statistics such as naive Bayes counts; ``jaxtext.protocols``).
+    Without it (a saved run being loaded) such state is left at its initial value, to be
+    restored from the saved arrays.
+    """
+    model = model_from_config(config, dims)
+    adapt = getattr(model, "adapt", None)
+    if data is not None and callable(adapt):
+        adapt(data.batches("train"))
+    return split_model(model)
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ class GroupTrainer:
 
     def _setup(self) -> None:
         cfg, data = self.configs[0], self.data
-        self.initial = [init_model_state(c, data.dims) for c in self.configs]
+        self.initial = [init_model_state(c, data.dims, data) for c in self.configs]
         self.steps_per_epoch = len(data.batches("train", epoch=0, shuffle=True))
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.specs = [OptimizerSpec.from_config(c, self.total_steps) for c in self.configs]

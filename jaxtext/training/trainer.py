@@ -94,7 +94,7 @@ class Trainer:
     def _setup(self) -> None:
         cfg, data, dp = self.config, self.data, self.dp
         self.initial = self.start.model if self.start is not None \
-            else init_model_state(cfg, data.dims)
+            else init_model_state(cfg, data.dims, data)
         self.steps_per_epoch = len(self._train_batches(0))
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.spec = OptimizerSpec.from_config(cfg, self.total_steps)
