@@ -25,19 +25,21 @@ def nb_model(classes: int = 3, vocab: int = 30, **config):
 
 def test_log_count_ratios_compare_each_class_with_the_rest():
     counts = np.random.default_rng(0).integers(0, 9, (50, 3)).astype(np.float32)
-    r = np.asarray(log_count_ratios(jnp.asarray(counts), alpha=0.5))
+    every = counts.sum(axis=1, keepdims=True) + 2  # two occurrences in unlabelled texts
+    r = np.asarray(log_count_ratios(jnp.asarray(np.hstack([counts, every])), alpha=0.5))
     for c in range(3):
         p = counts[:, c] + 0.5
-        q = np.delete(counts, c, axis=1).sum(axis=1) + 0.5
+        q = every[:, 0] - counts[:, c] + 0.5
         np.testing.assert_allclose(r[:, c], np.log(p / p.sum()) - np.log(q / q.sum()), atol=1e-6)
-    two = np.asarray(log_count_ratios(jnp.asarray(counts[:, :2])))
+    pair = np.hstack([counts[:, :2], counts[:, :2].sum(axis=1, keepdims=True)])
+    two = np.asarray(log_count_ratios(jnp.asarray(pair)))
     np.testing.assert_allclose(two[:, 1], -two[:, 0], rtol=1e-6)  # NBSVM's one ratio
 
 
 def test_adapt_counts_every_real_occurrence_per_class():
     """Counted independently here: padding tokens and padding rows (weight 0) count nothing."""
     rng = np.random.default_rng(1)
-    batches, counts = [], np.zeros((30, 3))
+    batches, counts = [], np.zeros((30, 4))  # three classes, then every text
     for width in (5, 8):  # two batch widths, as length buckets give
         tokens = rng.integers(1, 30, (4, width)).astype(np.int32)
         mask = np.arange(width)[None] < rng.integers(0, width + 1, (4, 1))
@@ -45,7 +47,8 @@ def test_adapt_counts_every_real_occurrence_per_class():
         labels, weights = rng.integers(0, 3, 4).astype(np.int32), np.array([1, 1, 1, 0], np.float32)
         batches.append(Batch(tokens, mask, labels, weights, np.arange(4)))
         for row in range(3):
-            np.add.at(counts[:, labels[row]], tokens[row][mask[row]], 1)
+            for column in (labels[row], 3):
+                np.add.at(counts[:, column], tokens[row][mask[row]], 1)
     model = nb_model()
     assert not np.asarray(model.ratios[...]).any()  # nothing known before adapt
     model.adapt(batches)
@@ -53,6 +56,22 @@ def test_adapt_counts_every_real_occurrence_per_class():
                                np.asarray(log_count_ratios(jnp.asarray(counts))), atol=1e-6)
     trained = [path for path, _ in nnx.to_flat_state(nnx.state(model, nnx.Param))]
     assert trained and not any("ratios" in path for path in trained)  # never trained
+
+
+def test_multi_label_ratios_weigh_each_label_against_the_texts_without_it():
+    tokens = np.array([[1, 2], [1, 3], [4, 0]], np.int32)  # texts labelled {a, b}, {a}, {}
+    labels = np.array([[1, 1], [1, 0], [0, 0]], np.float32)
+    cls = models.get("mlp")
+    model = cls(cls.Config(bag="nb"), Dims(5, 2, 2, "multilabel"), rngs=nnx.Rngs(0))
+    model.adapt([Batch(tokens, tokens > 0, labels, np.ones(3, np.float32), np.arange(3))])
+    counts = np.zeros((5, 3))
+    for row, label_row in zip(tokens, labels, strict=True):
+        for column in [*np.flatnonzero(label_row), 2]:
+            np.add.at(counts[:, column], row[row > 0], 1)
+    np.testing.assert_allclose(np.asarray(model.ratios[...]),
+                               np.asarray(log_count_ratios(jnp.asarray(counts))), atol=1e-6)
+    # token 4 is only in the text without labels: evidence against both
+    assert (np.asarray(model.ratios[...])[4] < 0).all()
 
 
 def test_the_logits_start_from_naive_bayes_and_ignore_padding():
