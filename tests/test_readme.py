@@ -48,6 +48,18 @@ def test_benchmark_tables_quote_the_recorded_results():
         assert f"{cost} {verdict}" in section
 
 
+def test_preset_table_quotes_the_recorded_accuracy_run():
+    """Each preset row's headline number, time and verdict are bench_accuracy.py's."""
+    import json
+
+    results = Path(__file__).parent.parent / "benchmarks" / "results"
+    section = README[README.index("### Presets"):README.index("## Python")]
+    accuracy = json.loads((results / "accuracy.json").read_text())
+    for row in accuracy["rows"]:
+        mark = "✓" if row["pass"] else "✗"
+        assert f"**{row['value']:.3f} in {row['train_s']:.0f} s {mark}**" in section, row
+
+
 def test_durability_and_notebook_tables_quote_the_recorded_results():
     import json
 
