@@ -80,15 +80,19 @@ def shift_right(x: jax.Array, k: int, fill: int = 0) -> jax.Array:
     if k == 0:
         return x
     pad = [(0, 0), (k, 0)] + [(0, 0)] * (x.ndim - 2)
-    return jnp.pad(x[:, : x.shape[1] - k], pad, constant_values=fill)
+    return jax.lax.slice_in_dim(jnp.pad(x, pad, constant_values=fill), 0, x.shape[1], axis=1)
 
 
 def shift_left(x: jax.Array, k: int, fill: int = 0) -> jax.Array:
-    """``out[:, t] = x[:, t + k]``, ``fill`` past the end (x: [B, T, ...])."""
+    """``out[:, t] = x[:, t + k]``, ``fill`` past the end (x: [B, T, ...]).
+
+    Pad, then slice exactly T: the shape stays ``T`` when T is symbolic (``jax.export``),
+    where slicing first would give ``T - min(T, k) + k``.
+    """
     if k == 0:
         return x
     pad = [(0, 0), (0, k)] + [(0, 0)] * (x.ndim - 2)
-    return jnp.pad(x[:, k:], pad, constant_values=fill)
+    return jax.lax.slice_in_dim(jnp.pad(x, pad, constant_values=fill), k, k + x.shape[1], axis=1)
 
 
 def hashed_ngrams(tokens: jax.Array, mask: jax.Array, n: int, buckets: int, offset: int):
@@ -241,8 +245,10 @@ class MLP(nnx.Module):
         ids, valid = self._rows_of()(tokens, mask)
         weight = self.dropout(self.embed(ids)[..., 0] + _NB_SHIFT) * valid  # [B, L]
         if self.config.ngrams > 1:  # n-grams weigh in ngram_scale times as much as words
-            weight = weight.at[:, tokens.shape[1]:].multiply(self.config.ngram_scale)
-        evidence = jnp.einsum("bl,blc->bc", weight, self.ratios[...][ids])
+            words = jnp.arange(ids.shape[1]) < tokens.shape[1]  # then the n-grams
+            weight = weight * jnp.where(words, 1.0, self.config.ngram_scale)
+        ratios = jnp.asarray(self.ratios[...])  # (a numpy constant in an export)
+        evidence = jnp.einsum("bl,blc->bc", weight, ratios[ids])
         count = jnp.maximum(valid.sum(axis=1, keepdims=True), 1).astype(evidence.dtype)
         return evidence / (_NB_DAMPING * jnp.sqrt(count)) + self.bias[...]
 
