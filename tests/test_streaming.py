@@ -248,6 +248,18 @@ def test_a_streamed_classifier_batches_like_classify_batches_and_learns(tmp_path
     assert run.test_metrics["accuracy"] >= 0.9, run.test_metrics
 
 
+def test_a_streamed_nb_classifier_counts_its_ratios_from_the_stream(tmp_path):
+    """bag: nb reads the training stream once before the first step (``adapt``); training
+    then streams its own epochs as usual."""
+    path = tmp_path / "labeled.jsonl"
+    labeled_corpus(path, 1500)
+    run = jaxtext.train({**CLASSIFY, "data": f"json:{path}", "epochs": 2, "bag": "nb",
+                         "ngrams": 2}, callbacks=[])
+    assert run.status == "completed" and run.steps == 2 * math.ceil((1500 - 40) / 8)
+    assert run.test_metrics["accuracy"] >= 0.9, run.test_metrics
+    assert np.abs(np.asarray(run.model_state.rest["ratios"][...])).max() > 1
+
+
 def test_a_label_the_sample_never_saw_is_one_line(tmp_path):
     path = tmp_path / "labeled.jsonl"
     labeled_corpus(path, 1500, extra={700: "surprise"})
