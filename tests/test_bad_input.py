@@ -107,7 +107,7 @@ CONFIG = [
     ({"checkpoint_every": "9" * 5000}, ConfigError, r"checkpoint_every must be a number"),
     ({"resume": "runs/a", "init": "runs/b"}, ConfigError, r"give one of them"),
     ({"epoch": 2}, ConfigError, r"unknown config key 'epoch' \(did you mean 'epochs'\?\)"),
-    ({"zzzz": 1}, ConfigError, r"unknown config key 'zzzz'; keys for model 'mlp': context"),
+    ({"zzzz": 1}, ConfigError, r"unknown config key 'zzzz'; keys for model 'mlp': bag, context, dim"),
     ({"x" * 3000: 1}, ConfigError, r"unknown config key 'xxx"),
     ({"model": "transformer", "zzzz": 1}, ConfigError, r"keys for model 'transformer'"),
     ({1: 2}, ConfigError, r"config keys are names such as 'epochs', not 1"),
